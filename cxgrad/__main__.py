@@ -1,0 +1,5 @@
+import sys
+
+from cxgrad.cli import main
+
+sys.exit(main())

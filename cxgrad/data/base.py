@@ -1,0 +1,114 @@
+"""In-memory few-shot datasets: uint8 images grouped by class, one object per split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from cxgrad.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class ClassImages:
+    """All images of one split, grouped by class.
+
+    ``images`` is uint8 ``[total, C, H, W]``; class ``c`` owns rows
+    ``offsets[c]:offsets[c + 1]`` (classes may have different sizes). With ``rotations``
+    every base class also appears rotated by 90, 180 and 270 degrees as three further
+    classes, so ``num_classes`` is four times the number of base classes.
+    """
+
+    images: torch.Tensor
+    offsets: torch.Tensor
+    class_names: list[str]
+    rotations: bool = False
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise DataError(
+                f"images must be a uint8 tensor [N, C, H, W], got {self.images.dtype} "
+                f"with shape {tuple(self.images.shape)}"
+            )
+        if len(self.class_names) + 1 != len(self.offsets):
+            raise DataError("offsets must have one entry more than class_names")
+
+    @classmethod
+    def from_list(
+        cls, per_class: list[torch.Tensor], class_names: list[str], rotations: bool = False
+    ) -> ClassImages:
+        """Build from one uint8 ``[n_c, C, H, W]`` tensor per class."""
+        counts = torch.tensor([0] + [len(t) for t in per_class], dtype=torch.int64)
+        return cls(torch.cat(per_class), torch.cumsum(counts, 0), list(class_names), rotations)
+
+    @property
+    def num_base_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_classes(self) -> int:
+        return self.num_base_classes * (4 if self.rotations else 1)
+
+    @property
+    def counts(self) -> torch.Tensor:
+        return self.offsets[1:] - self.offsets[:-1]
+
+    @property
+    def min_images_per_class(self) -> int:
+        return int(self.counts.min()) if self.num_base_classes else 0
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def class_name(self, c: int) -> str:
+        base, quarter_turns = self._base_and_turns(c)
+        name = self.class_names[base]
+        return f"{name}@rot{90 * quarter_turns}" if quarter_turns else name
+
+    def _base_and_turns(self, c: int) -> tuple[int, int]:
+        if not 0 <= c < self.num_classes:
+            raise IndexError(f"class {c} out of range 0..{self.num_classes - 1}")
+        return c % self.num_base_classes, c // self.num_base_classes
+
+    def class_count(self, c: int) -> int:
+        base, _ = self._base_and_turns(c)
+        return int(self.counts[base])
+
+    def take(self, c: int, indices: torch.Tensor) -> torch.Tensor:
+        """uint8 images ``indices`` of class ``c`` (rotated if ``c`` is a rotated class)."""
+        base, quarter_turns = self._base_and_turns(c)
+        picked = self.images[self.offsets[base] + indices]
+        if quarter_turns:
+            picked = torch.rot90(picked, quarter_turns, dims=(2, 3))
+        return picked
+
+
+@dataclass
+class FewShotDataset:
+    """A named dataset with its class-disjoint splits."""
+
+    name: str
+    splits: dict[str, ClassImages]
+    description: str = ""
+    info: dict = field(default_factory=dict)
+
+    def split(self, name: str) -> ClassImages:
+        if name not in self.splits:
+            raise DataError(
+                f"dataset {self.name!r} has no split {name!r}; available: {sorted(self.splits)}"
+            )
+        return self.splits[name]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return next(iter(self.splits.values())).image_shape
+
+    def summary(self) -> str:
+        parts = [
+            f"{k}: {v.num_classes} classes, {len(v.images)} images" for k, v in self.splits.items()
+        ]
+        c, h, w = self.image_shape
+        return f"{self.name} ({c}x{h}x{w}) " + "; ".join(parts)

@@ -1,0 +1,127 @@
+"""Seeded N-way K-shot episodes.
+
+Task ``i`` of a sampler is a pure function of ``(seed, split name, i)``: it is drawn with
+NumPy's PCG64 from ``SeedSequence([seed, crc32(split), i])``, which gives the same numbers
+on every machine and operating system. Training, validation and test tasks are therefore
+addressable by index, and a resumed run sees exactly the tasks it would have seen.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cxgrad.data.base import ClassImages
+from cxgrad.errors import DataError
+
+
+@dataclass
+class TaskBatch:
+    """A batch of B tasks. Images float in [0, 1]; labels int64 in 0..N-1.
+
+    Shapes: ``x_support [B, N*K, C, H, W]``, ``y_support [B, N*K]``,
+    ``x_query [B, N*Q, C, H, W]``, ``y_query [B, N*Q]``.
+    """
+
+    x_support: torch.Tensor
+    y_support: torch.Tensor
+    x_query: torch.Tensor
+    y_query: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.x_support.shape[0]
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> TaskBatch:
+        def move(x: torch.Tensor, is_image: bool) -> torch.Tensor:
+            x = x.to(device, non_blocking=True)
+            return x.to(dtype) if (is_image and dtype is not None) else x
+
+        return TaskBatch(
+            move(self.x_support, True),
+            move(self.y_support, False),
+            move(self.x_query, True),
+            move(self.y_query, False),
+        )
+
+    def task(self, b: int) -> TaskBatch:
+        """Task ``b`` as a batch of one."""
+        s = slice(b, b + 1)
+        return TaskBatch(self.x_support[s], self.y_support[s], self.x_query[s], self.y_query[s])
+
+
+class EpisodeSampler:
+    """Draws N-way K-shot tasks with Q queries per class from one split."""
+
+    def __init__(
+        self,
+        classes: ClassImages,
+        ways: int,
+        shots: int,
+        queries: int,
+        seed: int = 0,
+        split_name: str = "train",
+    ) -> None:
+        for label, value in (("ways", ways), ("shots", shots), ("queries", queries)):
+            if int(value) < 1:
+                raise DataError(f"{label} must be at least 1, got {value}")
+        if ways > classes.num_classes:
+            raise DataError(
+                f"{ways}-way tasks need at least {ways} classes, but the {split_name!r} split "
+                f"has only {classes.num_classes}. Use --ways {classes.num_classes} or fewer, "
+                "or a larger split (for Omniglot, --rotations quadruples the classes)."
+            )
+        need = shots + queries
+        if need > classes.min_images_per_class:
+            raise DataError(
+                f"{shots} shots + {queries} queries = {need} images per class, but the "
+                f"{split_name!r} split has classes with only {classes.min_images_per_class} "
+                f"images. Lower --shots or --queries so that shots + queries <= "
+                f"{classes.min_images_per_class}."
+            )
+        self.classes = classes
+        self.ways, self.shots, self.queries = int(ways), int(shots), int(queries)
+        self.seed = int(seed)
+        self.split_name = split_name
+        self._split_code = zlib.crc32(split_name.encode())
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if index < 0:
+            raise IndexError(f"task index must be non-negative, got {index}")
+        return np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence([self.seed, self._split_code, index]))
+        )
+
+    def task_uint8(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Task ``index`` as uint8 images ``[N, K+Q, C, H, W]`` and the N class ids chosen.
+
+        Row ``n`` holds the images of label ``n``: the classes come in random order, so
+        label 0 is a different class in every task.
+        """
+        rng = self._rng(index)
+        chosen = rng.choice(self.classes.num_classes, size=self.ways, replace=False)
+        rows = []
+        for c in chosen:
+            picks = rng.choice(self.classes.class_count(int(c)), self.shots + self.queries, False)
+            rows.append(self.classes.take(int(c), torch.from_numpy(picks)))
+        return torch.stack(rows), torch.from_numpy(chosen)
+
+    def batch(self, first: int, count: int) -> TaskBatch:
+        """Tasks ``first .. first+count-1`` stacked into one ``TaskBatch``."""
+        images = torch.stack([self.task_uint8(first + b)[0] for b in range(count)])
+        return self.split_images(images)
+
+    def split_images(self, images: torch.Tensor) -> TaskBatch:
+        """uint8 ``[B, N, K+Q, C, H, W]`` -> float support/query tensors and labels."""
+        b, n, _, c, h, w = images.shape
+        k, q = self.shots, self.queries
+        x = images.float().div_(255.0)
+        labels = torch.arange(n).view(1, n, 1)
+        return TaskBatch(
+            x[:, :, :k].reshape(b, n * k, c, h, w),
+            labels.expand(b, n, k).reshape(b, n * k),
+            x[:, :, k:].reshape(b, n * q, c, h, w),
+            labels.expand(b, n, q).reshape(b, n * q),
+        )

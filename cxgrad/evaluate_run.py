@@ -1,0 +1,64 @@
+"""Evaluate a finished (or running) run directory: its best checkpoint or an ensemble."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cxgrad.checkpoint import load_checkpoint
+from cxgrad.device import resolve_device
+from cxgrad.errors import ConfigError
+from cxgrad.evaluate import EvalResult, evaluate
+from cxgrad.run_dir import RunDir
+from cxgrad.train import build_learner, load_config_dataset, samplers
+
+
+def select_checkpoints(run: RunDir, ensemble: int) -> list[Path]:
+    """The ``ensemble`` best validation checkpoints, best first (``last.pt`` if none)."""
+    if ensemble < 1:
+        raise ConfigError(f"--ensemble must be >= 1, got {ensemble}")
+    best = run.read_best()
+    if not best:
+        if run.last_path.exists():
+            return [run.last_path]
+        raise ConfigError(
+            f"{run.path} has no checkpoints yet; train it first (`cxgrad train --out {run.path}`)"
+        )
+    if ensemble > len(best):
+        raise ConfigError(
+            f"--ensemble {ensemble} asks for more checkpoints than {run.path} keeps "
+            f"({len(best)} best validation checkpoints); use --ensemble {len(best)} or fewer"
+        )
+    paths = [run.checkpoints / entry["file"] for entry in best[:ensemble]]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise ConfigError(f"checkpoint file(s) listed in {run.best_index_path} are missing: "
+                          f"{', '.join(missing)}")
+    return paths
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    tasks: int = 600,
+    ensemble: int = 1,
+    split: str = "test",
+    data_root: str | Path | None = None,
+    device: str | None = "auto",
+    progress: bool = True,
+) -> EvalResult:
+    run = RunDir(Path(run_dir))
+    config = run.read_config()
+    if tasks < 1:
+        raise ConfigError(f"--tasks must be >= 1, got {tasks}")
+    paths = select_checkpoints(run, ensemble)
+    models = [load_checkpoint(p, config)["params"] for p in paths]
+    dataset = load_config_dataset(config, data_root, progress)
+    sampler = samplers(config, dataset)[split]
+    return evaluate(
+        build_learner(config),
+        models,
+        sampler,
+        tasks=tasks,
+        device=resolve_device(device),
+        progress=progress,
+        description=f"{split} ({len(models)} model{'s' if len(models) > 1 else ''})",
+    )

@@ -1,0 +1,17 @@
+"""Meta-learners: MAML, ANIL, BOIL and CxGrad."""
+
+from cxgrad.meta.config import CONTEXT_SCHEMES, METHODS, MetaConfig
+from cxgrad.meta.context import gphi, implicit_gradient_scaling, init_gphi
+from cxgrad.meta.learner import InnerTrace, MetaLearner, cross_entropy_and_accuracy
+
+__all__ = [
+    "CONTEXT_SCHEMES",
+    "METHODS",
+    "InnerTrace",
+    "MetaConfig",
+    "MetaLearner",
+    "cross_entropy_and_accuracy",
+    "gphi",
+    "implicit_gradient_scaling",
+    "init_gphi",
+]

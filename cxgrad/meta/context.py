@@ -1,0 +1,55 @@
+"""CxGrad's scaling network g_phi and Implicit Gradient Scaling (IGS, Algorithm 2).
+
+g_phi maps the task's context parameters nu (a plain vector, reset to zero for every task)
+to one positive factor gamma_l per conv layer: Linear -> ReLU -> Linear -> Softplus.
+IGS replaces each conv weight by ``gamma_l * w_l / ||w_l||_F`` (the Frobenius norm of the
+whole tensor, Eq. 6). Because every conv feeds a BatchNorm, the forward pass is unchanged
+(Eq. 4) while the gradient with respect to the scaled weight is multiplied by
+``||w_l|| / gamma_l`` (Eq. 5): the network's output stays the same and only its
+inner-loop learning rate changes, layer by layer and task by task.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+Params = dict[str, torch.Tensor]
+
+GPHI_NAMES = ("gphi.0.weight", "gphi.0.bias", "gphi.2.weight", "gphi.2.bias")
+
+
+def init_gphi(
+    context_dim: int, hidden: int, layers: int, generator: torch.Generator | None = None
+) -> Params:
+    """PyTorch's default nn.Linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), made seedable."""
+    shapes = {
+        "gphi.0.weight": (hidden, context_dim),
+        "gphi.0.bias": (hidden,),
+        "gphi.2.weight": (layers, hidden),
+        "gphi.2.bias": (layers,),
+    }
+    fan_in = {"gphi.0": context_dim, "gphi.2": hidden}
+    params = {}
+    for name, shape in shapes.items():
+        bound = 1.0 / math.sqrt(fan_in[name.rsplit(".", 1)[0]])
+        params[name] = torch.empty(shape).uniform_(-bound, bound, generator=generator)
+    return params
+
+
+def gphi(params: Params, nu: torch.Tensor) -> torch.Tensor:
+    """Scaling factors gamma (one per scaled layer, all > 0) from context parameters nu."""
+    h = F.relu(F.linear(nu, params["gphi.0.weight"], params["gphi.0.bias"]))
+    return F.softplus(F.linear(h, params["gphi.2.weight"], params["gphi.2.bias"]))
+
+
+def implicit_gradient_scaling(
+    weights: Params, names: list[str], gammas: torch.Tensor
+) -> Params:
+    """Algorithm 2, step 2: ``w_l <- gamma_l * w_l / ||w_l||_F`` for each name in order."""
+    return {
+        name: gammas[layer] * weights[name] / torch.linalg.vector_norm(weights[name])
+        for layer, name in enumerate(names)
+    }

@@ -1,0 +1,246 @@
+"""MAML, ANIL, BOIL and CxGrad as pure functions of one parameter dict.
+
+``MetaLearner`` holds only configuration. Every method takes the meta-parameters as a
+dict of tensors and returns new tensors, so the same code runs second-order training
+(gradients through the inner loop), first-order training, evaluation, and later batched
+execution with ``torch.func.vmap``.
+
+Inner-loop gradients are computed with ``torch.func.grad``; the outer meta-gradient is an
+ordinary ``backward()`` through them (functorch transforms compose with autograd). First
+order simply detaches the inner gradients.
+
+Which tensors adapt in the inner loop:
+
+==========  ============================================================
+maml        conv weights and head (BatchNorm gamma/beta are meta-learned only)
+anil        head only
+boil        conv weights only (the head is frozen inside, learned outside)
+cxgrad      conv weights (through IGS) and head, plus the context vector nu
+==========  ============================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch.func import grad, vjp
+
+from cxgrad.meta.config import MetaConfig
+from cxgrad.meta.context import gphi, implicit_gradient_scaling, init_gphi
+from cxgrad.models.conv4 import Conv4Config, conv4_forward, init_conv4
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass
+class InnerTrace:
+    """What happened inside one task's inner loop (filled only when asked for).
+
+    ``grad_norms[s][name]`` is the L2 norm of the inner gradient of ``name`` at step s
+    (for CxGrad, the gradient with respect to the scaled weight, the one that is applied).
+    ``gammas[s]`` are CxGrad's scaling factors used at step s. ``context_updates`` counts
+    updates of nu, including the initial one without graph.
+    """
+
+    grad_norms: list[dict[str, float]] = field(default_factory=list)
+    gammas: list[list[float]] = field(default_factory=list)
+    support_losses: list[float] = field(default_factory=list)
+    context_updates: int = 0
+
+
+def cross_entropy_and_accuracy(
+    logits: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    loss = F.cross_entropy(logits, labels)
+    accuracy = (logits.argmax(-1) == labels).to(logits.dtype).mean()
+    return loss, accuracy
+
+
+class MetaLearner:
+    """Configuration plus the pure functions of one meta-learning method."""
+
+    def __init__(self, model: Conv4Config, meta: MetaConfig) -> None:
+        self.model = model
+        self.meta = meta
+        self.conv_names = model.conv_names()
+        head = ["head.weight", "head.bias"]
+        self.adapted_names: list[str] = {
+            "maml": self.conv_names + head,
+            "anil": head,
+            "boil": list(self.conv_names),
+            "cxgrad": self.conv_names + head,
+        }[meta.method]
+
+    # ----------------------------------------------------------------- parameters
+    def init_params(self, seed: int = 0) -> Params:
+        """Meta-parameters theta (and phi for CxGrad), deterministic from ``seed``."""
+        generator = torch.Generator().manual_seed(seed)
+        params = init_conv4(self.model, generator)
+        if self.meta.method == "cxgrad":
+            params.update(
+                init_gphi(
+                    self.meta.context_dim,
+                    self.meta.context_hidden,
+                    len(self.conv_names),
+                    generator,
+                )
+            )
+        return params
+
+    def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        return conv4_forward(params, x, self.model)
+
+    def _support_loss(self, adapted: Params, frozen: Params, x: torch.Tensor, y: torch.Tensor):
+        loss, _ = cross_entropy_and_accuracy(self.forward({**frozen, **adapted}, x), y)
+        return loss, loss.detach()
+
+    # ----------------------------------------------------------------- inner loop
+    def adapt(
+        self,
+        params: Params,
+        x_support: torch.Tensor,
+        y_support: torch.Tensor,
+        steps: int,
+        first_order: bool,
+        trace: InnerTrace | None = None,
+        initial_context: torch.Tensor | None = None,
+    ) -> Params:
+        """Fast weights after ``steps`` inner steps on one task's support set.
+
+        Returns the full parameter dict with the adapted entries replaced. With
+        ``first_order`` the inner gradients are detached (FOMAML, and evaluation).
+        ``initial_context`` (CxGrad, task-wise only) replaces the warm-up context step by a
+        given nu; tests use it to check the meta-gradient against finite differences.
+        """
+        if self.meta.method == "cxgrad":
+            return self._adapt_cxgrad(
+                params, x_support, y_support, steps, first_order, trace, initial_context
+            )
+        fast = {name: params[name] for name in self.adapted_names}
+        frozen = {k: v for k, v in params.items() if k not in fast}
+        alpha = self.meta.inner_lr
+        for _ in range(steps):
+            grads, loss = grad(self._support_loss, has_aux=True)(
+                fast, frozen, x_support, y_support
+            )
+            if first_order:
+                grads = {k: g.detach() for k, g in grads.items()}
+            if trace is not None:
+                _record(trace, grads, loss)
+            fast = {k: fast[k] - alpha * grads[k] for k in fast}
+        return {**frozen, **fast}
+
+    def _adapt_cxgrad(
+        self,
+        params: Params,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        steps: int,
+        first_order: bool,
+        trace: InnerTrace | None,
+        initial_context: torch.Tensor | None = None,
+    ) -> Params:
+        """Algorithm 1, lines 5-15, for one task."""
+        meta = self.meta
+        convs = self.conv_names
+        fast = {name: params[name] for name in self.adapted_names}
+        frozen = {k: v for k, v in params.items() if k not in fast}
+
+        def scale(nu: torch.Tensor, weights: Params) -> Params:
+            return implicit_gradient_scaling(weights, convs, gphi(frozen, nu))
+
+        def context_grad(weights: Params, nu: torch.Tensor):
+            """Gradient of the support loss w.r.t. nu through IGS, and the scaled weights."""
+            scaled, pullback = vjp(lambda n: scale(n, weights), nu)
+            grads, loss = grad(self._support_loss, has_aux=True)(
+                {**fast_head(weights), **scaled}, frozen, x, y
+            )
+            (g_nu,) = pullback({k: grads[k] for k in convs})
+            return scaled, grads, g_nu, loss
+
+        def fast_head(weights: Params) -> Params:
+            return {k: v for k, v in weights.items() if k not in convs}
+
+        def reset_and_warm_up(weights: Params) -> torch.Tensor:
+            # Lines 6-10: nu = 0, one support pass through IGS, one nu step. Its graph is
+            # not kept (as in the authors' code): nu enters the loop as a constant.
+            nu = torch.zeros(meta.context_dim, dtype=x.dtype, device=x.device)
+            _, _, g_nu, _ = context_grad(weights, nu)
+            if trace is not None:
+                trace.context_updates += 1
+            return (nu - meta.context_lr * g_nu).detach()
+
+        nu = reset_and_warm_up(fast) if initial_context is None else initial_context.detach()
+        for _ in range(steps):
+            if meta.context_scheme == "step-wise":
+                nu = reset_and_warm_up(fast)  # Table 3's ablation: no memory across steps
+            scaled, grads, g_nu, loss = context_grad(fast, nu)  # lines 12-13
+            if first_order:
+                grads = {k: g.detach() for k, g in grads.items()}
+                g_nu = g_nu.detach()
+            if trace is not None:
+                _record(trace, grads, loss)
+                trace.gammas.append(gphi(frozen, nu).detach().tolist())
+                trace.context_updates += 1
+            current = {**fast_head(fast), **scaled}
+            fast = {k: current[k] - meta.inner_lr * grads[k] for k in current}  # line 14
+            nu = nu - meta.context_lr * g_nu
+        return {**frozen, **fast}
+
+    # ----------------------------------------------------------------- one task
+    def task_loss(
+        self,
+        params: Params,
+        x_support: torch.Tensor,
+        y_support: torch.Tensor,
+        x_query: torch.Tensor,
+        y_query: torch.Tensor,
+        training: bool = True,
+        trace: InnerTrace | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Query loss and accuracy after adapting on the support set (one task)."""
+        steps = self.meta.inner_steps_train if training else self.meta.inner_steps_eval
+        first_order = self.meta.first_order or not training
+        fast = self.adapt(params, x_support, y_support, steps, first_order, trace)
+        return cross_entropy_and_accuracy(self.forward(fast, x_query), y_query)
+
+    def predict(
+        self, params: Params, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor
+    ) -> torch.Tensor:
+        """Query logits after evaluation-time adaptation (first order, eval step count)."""
+        params = {k: v.detach() for k, v in params.items()}
+        fast = self.adapt(params, x_support, y_support, self.meta.inner_steps_eval, True)
+        with torch.no_grad():
+            return self.forward(fast, x_query)
+
+    # ----------------------------------------------------------------- meta-batch
+    def meta_batch_loss(
+        self, params: Params, batch, training: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean query loss and accuracy over the tasks of a ``TaskBatch``, task by task.
+
+        This is the readable reference path: a Python loop over tasks whose graphs are all
+        kept for one backward, like the authors' code.
+        """
+        losses, accuracies = [], []
+        for b in range(len(batch)):
+            loss, acc = self.task_loss(
+                params,
+                batch.x_support[b],
+                batch.y_support[b],
+                batch.x_query[b],
+                batch.y_query[b],
+                training=training,
+            )
+            losses.append(loss)
+            accuracies.append(acc)
+        return torch.stack(losses).mean(), torch.stack(accuracies).mean().detach()
+
+
+def _record(trace: InnerTrace, grads: Params, loss: torch.Tensor) -> None:
+    trace.grad_norms.append({k: float(torch.linalg.vector_norm(g.detach())) for k, g in grads.items()})
+    trace.support_losses.append(float(loss.detach()))
+
+

@@ -1,0 +1,121 @@
+"""Conv4 (Vinyals et al. 2016) as a parameter dict and a pure forward function.
+
+Four blocks of [3x3 conv, stride 1, padding 1, no bias -> BatchNorm -> activation ->
+2x2 max-pool], then a linear head with bias. This is the backbone of the paper's Tables 1-5,
+built the way the authors' code builds it:
+
+* BatchNorm always normalizes with the statistics of the batch it is given (support and
+  query separately, in training and evaluation). There are no running statistics, so the
+  function is pure: the same parameters and inputs always give the same output.
+* The conv has no bias: BatchNorm would cancel it, and CxGrad's scale invariance (Eq. 4)
+  needs the conv output to scale exactly with its weight.
+* LeakyReLU(0.01) by default, as in the code (the paper's text says ReLU; ``activation="relu"``).
+
+Parameter names: ``conv{l}.weight``, ``bn{l}.weight``, ``bn{l}.bias`` for l = 1..4 and
+``head.weight``, ``head.bias``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+Params = dict[str, torch.Tensor]
+
+ACTIVATIONS = ("leaky_relu", "relu")
+
+
+@dataclass(frozen=True)
+class Conv4Config:
+    ways: int = 5
+    in_channels: int = 1
+    image_size: int = 28
+    filters: int = 64
+    activation: str = "leaky_relu"
+    bn_eps: float = 1e-5
+    layers: int = 4
+
+    @property
+    def feature_size(self) -> int:
+        """Spatial side after ``layers`` 2x2 max-pools (floor, as nn.MaxPool2d does)."""
+        side = self.image_size
+        for _ in range(self.layers):
+            side //= 2
+        return side
+
+    @property
+    def feature_dim(self) -> int:
+        return self.filters * self.feature_size**2
+
+    def conv_names(self) -> list[str]:
+        return [f"conv{layer}.weight" for layer in range(1, self.layers + 1)]
+
+
+def init_conv4(config: Conv4Config, generator: torch.Generator | None = None) -> Params:
+    """Xavier-uniform conv and head weights, zero head bias, BN gamma 1 and beta 0."""
+    if config.feature_size < 1:
+        raise ValueError(
+            f"image_size {config.image_size} is too small for {config.layers} 2x2 max-pools"
+        )
+    if config.activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {config.activation!r}")
+    params: Params = {}
+    channels = config.in_channels
+    for layer in range(1, config.layers + 1):
+        weight = torch.empty(config.filters, channels, 3, 3)
+        params[f"conv{layer}.weight"] = _xavier_uniform(weight, generator)
+        params[f"bn{layer}.weight"] = torch.ones(config.filters)
+        params[f"bn{layer}.bias"] = torch.zeros(config.filters)
+        channels = config.filters
+    params["head.weight"] = _xavier_uniform(torch.empty(config.ways, config.feature_dim), generator)
+    params["head.bias"] = torch.zeros(config.ways)
+    return params
+
+
+def _xavier_uniform(t: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    fan_out = t.shape[0] * (t[0][0].numel() if t.dim() > 2 else 1)
+    fan_in = t.shape[1] * (t[0][0].numel() if t.dim() > 2 else 1)
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    return t.uniform_(-bound, bound, generator=generator)
+
+
+def conv4_features(
+    params: Params, x: torch.Tensor, config: Conv4Config, upto: int | None = None
+) -> list[torch.Tensor]:
+    """Outputs of each block (after pooling), for the analyses of Figures 3 and 4.
+
+    ``upto`` stops after that many blocks. ``x`` is ``[batch, C, H, W]``.
+    """
+    feats = []
+    h = x
+    for layer in range(1, (upto or config.layers) + 1):
+        h = _block(params, h, layer, config)
+        feats.append(h)
+    return feats
+
+
+def _block(params: Params, h: torch.Tensor, layer: int, config: Conv4Config) -> torch.Tensor:
+    h = F.conv2d(h, params[f"conv{layer}.weight"], padding=1)
+    # training=True with no running buffers: normalize with this batch's statistics only.
+    h = F.batch_norm(
+        h,
+        None,
+        None,
+        params[f"bn{layer}.weight"],
+        params[f"bn{layer}.bias"],
+        training=True,
+        eps=config.bn_eps,
+    )
+    h = F.leaky_relu(h, 0.01) if config.activation == "leaky_relu" else F.relu(h)
+    return F.max_pool2d(h, 2)
+
+
+def conv4_forward(params: Params, x: torch.Tensor, config: Conv4Config) -> torch.Tensor:
+    """Logits ``[batch, ways]`` for images ``x`` of shape ``[batch, C, H, W]``."""
+    h = x
+    for layer in range(1, config.layers + 1):
+        h = _block(params, h, layer, config)
+    return F.linear(h.flatten(1), params["head.weight"], params["head.bias"])

@@ -1,0 +1,131 @@
+"""The files of a run directory and the rules for starting, resuming and reading one.
+
+::
+
+    RUN_DIR/config.json              the TrainConfig (the run is a function of it)
+    RUN_DIR/metrics.jsonl            one JSON object per iteration and per validation
+    RUN_DIR/checkpoints/last.pt      parameters + optimizer state after the newest step saved
+    RUN_DIR/checkpoints/best.json    the k best validation checkpoints, best first
+    RUN_DIR/checkpoints/iter-NNNNNN.pt   one file per entry of best.json
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cxgrad.checkpoint import atomic_write_bytes
+from cxgrad.config import TRAJECTORY_KEYS, TrainConfig
+from cxgrad.errors import ConfigError
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_path(self) -> Path:
+        return self.checkpoints / "last.pt"
+
+    @property
+    def best_index_path(self) -> Path:
+        return self.checkpoints / "best.json"
+
+    def best_path(self, iteration: int) -> Path:
+        return self.checkpoints / f"iter-{iteration:06d}.pt"
+
+    # ------------------------------------------------------------------ config
+    def has_run(self) -> bool:
+        return self.config_path.exists()
+
+    def read_config(self) -> TrainConfig:
+        if not self.has_run():
+            raise ConfigError(
+                f"{self.path} is not a cxgrad run directory (no config.json); train one with "
+                f"`cxgrad train --out {self.path}`"
+            )
+        return TrainConfig.load(self.config_path)
+
+    def check_start(self, config: TrainConfig, resume: bool) -> None:
+        """Refuse to start over another run, or to resume with another trajectory.
+
+        Only ``iterations`` may change on resume (to extend a finished run). Writes nothing.
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"--out {self.path} exists and is not a directory")
+        if not self.has_run():
+            if resume:
+                raise ConfigError(
+                    f"--resume given but {self.path} holds no run (no config.json); "
+                    "drop --resume to start a new run there"
+                )
+            if self.path.exists() and any(self.path.iterdir()):
+                raise ConfigError(
+                    f"--out {self.path} is a non-empty folder that is not a cxgrad run; "
+                    "choose a new or empty folder"
+                )
+            return
+        saved = self.read_config()
+        diffs = [
+            f"{k}: run has {getattr(saved, k)!r}, you asked for {getattr(config, k)!r}"
+            for k in TRAJECTORY_KEYS
+            if getattr(saved, k) != getattr(config, k)
+        ]
+        if not resume:
+            what = "a different run" if diffs else "a run with this configuration"
+            raise ConfigError(
+                f"--out {self.path} already holds {what}"
+                + (":\n  " + "\n  ".join(diffs) if diffs else "")
+                + f"\nUse --resume to continue it, or choose another --out."
+            )
+        if diffs:
+            raise ConfigError(
+                f"cannot resume {self.path} with a different configuration:\n  "
+                + "\n  ".join(diffs)
+                + "\nOnly --iterations may change when resuming; omit the other options to "
+                "reuse the run's own."
+            )
+
+    def write_config(self, config: TrainConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        config.save(self.config_path)
+
+    # ------------------------------------------------------------------ metrics
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with self.metrics_path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.exists():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+
+    def truncate_metrics(self, iteration: int) -> None:
+        """Forget records after ``iteration`` (they will be produced again on resume)."""
+        kept = [r for r in self.read_metrics() if r["iteration"] <= iteration]
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        atomic_write_bytes(self.metrics_path, lambda handle: handle.write(text.encode()))
+
+    # ------------------------------------------------------------------ best-k
+    def read_best(self) -> list[dict[str, Any]]:
+        if not self.best_index_path.exists():
+            return []
+        return json.loads(self.best_index_path.read_text())
+
+    def write_best(self, entries: list[dict[str, Any]]) -> None:
+        text = json.dumps(entries, indent=2) + "\n"
+        atomic_write_bytes(self.best_index_path, lambda handle: handle.write(text.encode()))

@@ -1,0 +1,264 @@
+"""Meta-training: Adam over meta-batches of seeded tasks, validation, checkpoints, resume.
+
+Task ``b`` of iteration ``t`` is training task ``t * meta_batch + b``, drawn from the
+seeded ``EpisodeSampler``; the parameters are initialized from ``config.seed``. Nothing
+else is random, so a run is a pure function of its configuration: stopping it and
+resuming from ``last.pt`` (parameters and Adam state) ends, on the CPU, with exactly the
+parameters of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from cxgrad.checkpoint import load_checkpoint, save_checkpoint
+from cxgrad.config import TrainConfig
+from cxgrad.data import EpisodeSampler, FewShotDataset, load_dataset
+from cxgrad.device import resolve_device
+from cxgrad.errors import DataError, TrainingDiverged
+from cxgrad.evaluate import evaluate
+from cxgrad.meta.learner import MetaLearner, Params
+from cxgrad.run_dir import RunDir
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    iterations: int
+    best_val_accuracy: float | None
+    last_val_accuracy: float | None
+
+
+def build_learner(config: TrainConfig) -> MetaLearner:
+    return MetaLearner(config.model_config(), config.meta_config())
+
+
+def load_config_dataset(
+    config: TrainConfig, data_root: str | Path | None, progress: bool = True
+) -> FewShotDataset:
+    options = {"progress": progress}
+    if config.dataset == "omniglot":
+        options.update(split=config.split, rotations=config.rotations)
+    return load_dataset(config.dataset, data_root, image_size=config.image_size, **options)
+
+
+def samplers(config: TrainConfig, dataset: FewShotDataset) -> dict[str, EpisodeSampler]:
+    """Training tasks follow the run's seed; validation and test tasks use ``task_seed``,
+    so every run (any method, any seed) is validated and tested on the same tasks."""
+    return {
+        split: EpisodeSampler(
+            dataset.split(split),
+            config.ways,
+            config.shots,
+            config.queries,
+            seed=config.seed if split == "train" else config.task_seed,
+            split_name=split,
+        )
+        for split in ("train", "val", "test")
+    }
+
+
+def _check_image_shape(config: TrainConfig, dataset: FewShotDataset) -> None:
+    model = config.model_config()
+    expected = (model.in_channels, config.image_size, config.image_size)
+    if tuple(dataset.image_shape) != expected:
+        raise DataError(
+            f"dataset {dataset.name!r} has images of shape {tuple(dataset.image_shape)}, but "
+            f"the configuration expects {expected}; check --image-size"
+        )
+
+
+class Trainer:
+    """Runs (or resumes) one meta-training run in a run directory."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        out: str | Path,
+        resume: bool = False,
+        data_root: str | Path | None = None,
+        device: str | None = "auto",
+        progress: bool = True,
+        dataset: FewShotDataset | None = None,
+    ) -> None:
+        self.run = RunDir(Path(out))
+        self.run.check_start(config, resume)
+        self.config = config
+        self.device = resolve_device(device)
+        self.progress = progress
+        # Load and check the data before writing anything, so a failure leaves no half run.
+        self.dataset = dataset or load_config_dataset(config, data_root, progress)
+        _check_image_shape(self.config, self.dataset)
+        self.samplers = samplers(self.config, self.dataset)
+        self.run.write_config(config)
+        self.learner = build_learner(self.config)
+        params = self.learner.init_params(self.config.seed)
+        self.params: Params = {
+            k: v.to(self.device).requires_grad_() for k, v in sorted(params.items())
+        }
+        self.optimizer = torch.optim.Adam(self.params.values(), lr=self.config.outer_lr)
+        self.iteration = 0
+        self.best = []
+        if resume and self.run.last_path.exists():
+            self._restore()
+        elif resume:
+            self.run.truncate_metrics(0)
+
+    # ------------------------------------------------------------------ state
+    def _restore(self) -> None:
+        state = load_checkpoint(self.run.last_path, self.config)
+        with torch.no_grad():
+            for name, value in state["params"].items():
+                self.params[name].copy_(value)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = int(state["iteration"])
+        self.best = [e for e in self.run.read_best() if e["iteration"] <= self.iteration]
+        self.run.truncate_metrics(self.iteration)
+
+    def _state(self, val_accuracy: float | None) -> dict:
+        return {
+            "params": {k: v.detach().cpu() for k, v in self.params.items()},
+            "optimizer": self.optimizer.state_dict(),
+            "iteration": self.iteration,
+            "config": self.config.to_dict(),
+            "val_accuracy": val_accuracy,
+        }
+
+    def save_last(self, val_accuracy: float | None = None) -> None:
+        save_checkpoint(self.run.last_path, self._state(val_accuracy))
+
+    # ------------------------------------------------------------------ steps
+    def step(self) -> tuple[float, float]:
+        """One outer update on meta-batch ``self.iteration``; returns (loss, accuracy)."""
+        b = self.config.meta_batch
+        batch = self.samplers["train"].batch(self.iteration * b, b).to(self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, accuracy = self.learner.meta_batch_loss(self.params, batch, training=True)
+        self._check_finite(loss)
+        loss.backward()
+        self._check_finite(loss, gradients=True)
+        self.optimizer.step()
+        self.iteration += 1
+        return float(loss.detach()), float(accuracy)
+
+    def _check_finite(self, loss: torch.Tensor, gradients: bool = False) -> None:
+        bad = not math.isfinite(float(loss.detach()))
+        where = "loss"
+        if gradients and not bad:
+            for name, p in self.params.items():
+                if p.grad is not None and not torch.isfinite(p.grad).all():
+                    bad, where = True, f"meta-gradient of {name}"
+                    break
+        if not bad:
+            return
+        self.run.append_metrics({"iteration": self.iteration + 1, "event": "diverged"})
+        kept = (
+            f"the last good checkpoint is {self.run.last_path} (iteration "
+            f"{self._last_saved_iteration()})"
+            if self.run.last_path.exists()
+            else "no checkpoint had been saved yet"
+        )
+        raise TrainingDiverged(
+            f"the {where} became non-finite (value {float(loss.detach())}) at iteration "
+            f"{self.iteration + 1}; training stopped and {kept}. Lower --outer-lr or "
+            f"--inner-lr (now {self.config.outer_lr} and {self.config.inner_lr}), then train "
+            "again or resume."
+        )
+
+    def _last_saved_iteration(self) -> int:
+        return int(load_checkpoint(self.run.last_path)["iteration"])
+
+    def validate(self) -> float:
+        result = evaluate(
+            self.learner,
+            [self.params],
+            self.samplers["val"],
+            tasks=self.config.val_tasks,
+            device=self.device,
+            progress=False,
+        )
+        return result.accuracy
+
+    def _update_best(self, val_accuracy: float) -> None:
+        """Keep the k best validation checkpoints (ties: the earlier one stays ahead)."""
+        entry = {
+            "iteration": self.iteration,
+            "val_accuracy": val_accuracy,
+            "file": self.run.best_path(self.iteration).name,
+        }
+        ranked = sorted(
+            [e for e in self.best if e["iteration"] != self.iteration] + [entry],
+            key=lambda e: (-e["val_accuracy"], e["iteration"]),
+        )
+        kept, dropped = ranked[: self.config.keep_best], ranked[self.config.keep_best :]
+        if entry in kept:
+            save_checkpoint(self.run.best_path(self.iteration), self._state(val_accuracy))
+        self.run.write_best(kept)
+        for old in dropped:
+            (self.run.checkpoints / old["file"]).unlink(missing_ok=True)
+        self.best = kept
+
+    # ------------------------------------------------------------------ loop
+    def train(self) -> TrainResult:
+        config = self.config
+        last_val = None
+        bar = tqdm(
+            total=config.iterations,
+            initial=self.iteration,
+            desc=f"{config.method} {config.ways}w{config.shots}s",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        try:
+            while self.iteration < config.iterations:
+                started = time.perf_counter()
+                loss, accuracy = self.step()
+                record = {
+                    "iteration": self.iteration,
+                    "loss": loss,
+                    "accuracy": accuracy,
+                    "seconds": time.perf_counter() - started,
+                }
+                self.run.append_metrics(record)
+                postfix = {"loss": f"{loss:.3f}", "acc": f"{accuracy:.3f}"}
+                if self.iteration % config.val_every == 0 or self.iteration == config.iterations:
+                    last_val = self.validate()
+                    self.run.append_metrics(
+                        {"iteration": self.iteration, "val_accuracy": last_val}
+                    )
+                    self._update_best(last_val)
+                    self.save_last(last_val)
+                if last_val is not None:
+                    postfix["val"] = f"{last_val:.3f}"
+                bar.set_postfix(postfix, refresh=False)
+                bar.update(1)
+        except KeyboardInterrupt:
+            # Everything up to the last completed step is kept; --resume continues exactly.
+            self.save_last()
+            bar.close()
+            raise
+        bar.close()
+        if not self.run.last_path.exists():
+            self.save_last(last_val)
+        best = self.best[0]["val_accuracy"] if self.best else None
+        return TrainResult(self.run.path, self.iteration, best, last_val)
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    resume: bool = False,
+    data_root: str | Path | None = None,
+    device: str | None = "auto",
+    progress: bool = True,
+    dataset: FewShotDataset | None = None,
+) -> TrainResult:
+    """Meta-train ``config`` into run directory ``out`` (see ``Trainer``)."""
+    trainer = Trainer(config, out, resume, data_root, device, progress, dataset)
+    return trainer.train()

@@ -1,0 +1,287 @@
+"""The paper's equations as properties of the library's own Conv4 and meta-learners."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cxgrad.errors import ConfigError
+from cxgrad.meta import InnerTrace, MetaConfig, gphi, implicit_gradient_scaling
+from cxgrad.models import conv4_forward
+from helpers import double_params, tiny_learner, tiny_model, tiny_task
+
+CONVS = [f"conv{i}.weight" for i in range(1, 5)]
+# torch refuses eps = 0 in training-mode BatchNorm; 1e-30 is zero to float64 next to the
+# variances here, so "exact" checks use it.
+NO_EPS = 1e-30
+
+
+def query_loss(params, model, x, y):
+    return F.cross_entropy(conv4_forward(params, x, model), y)
+
+
+# --------------------------------------------------------------------------- Eq. 4
+@pytest.mark.parametrize("layer", CONVS)
+@pytest.mark.parametrize("a", [1e-2, 0.5, 3.0, 250.0])
+def test_batchnorm_makes_forward_invariant_to_weight_scale(layer, a):
+    """Eq. 4: BN(a v^T x) = BN(v^T x) for a > 0 (exact when BN's eps is negligible)."""
+    model = tiny_model(bn_eps=NO_EPS)
+    params = double_params(tiny_learner("maml", bn_eps=NO_EPS))
+    x, _, _, _ = tiny_task()
+    scaled = dict(params, **{layer: a * params[layer]})
+    torch.testing.assert_close(
+        conv4_forward(scaled, x, model), conv4_forward(params, x, model), rtol=1e-10, atol=1e-10
+    )
+
+
+def test_batchnorm_eps_breaks_invariance_for_tiny_weights():
+    """With eps = 1e-5 the invariance holds for ordinary weights but fails once the conv
+    output variance is comparable to eps: this is why gamma still matters in the loss."""
+    model = tiny_model(bn_eps=1e-5)
+    params = double_params(tiny_learner("maml"))
+    x, y, _, _ = tiny_task()
+    base = query_loss(params, model, x, y)
+    near = query_loss(dict(params, **{"conv2.weight": 0.5 * params["conv2.weight"]}), model, x, y)
+    tiny = query_loss(dict(params, **{"conv2.weight": 1e-4 * params["conv2.weight"]}), model, x, y)
+    assert abs(float(near - base)) < 1e-4
+    assert abs(float(tiny - base)) > 1e-3
+
+
+# --------------------------------------------------------------------------- Eq. 5
+@pytest.mark.parametrize("layer", CONVS)
+@pytest.mark.parametrize("a", [0.1, 2.0, 40.0])
+def test_gradient_with_respect_to_scaled_weight_shrinks_by_one_over_a(layer, a):
+    """Eq. 5: d L / d(a v) = (1/a) d L / d v."""
+    model = tiny_model(bn_eps=NO_EPS)
+    params = double_params(tiny_learner("maml", bn_eps=NO_EPS))
+    x, y, _, _ = tiny_task()
+
+    def grad_at(weight):
+        w = weight.clone().requires_grad_()
+        (g,) = torch.autograd.grad(query_loss(dict(params, **{layer: w}), model, x, y), w)
+        return g
+
+    torch.testing.assert_close(
+        grad_at(a * params[layer]), grad_at(params[layer]) / a, rtol=1e-8, atol=1e-12
+    )
+
+
+# --------------------------------------------------------------------------- IGS (Alg. 2)
+def test_igs_sets_each_conv_norm_to_its_gamma():
+    params = double_params(tiny_learner("cxgrad"))
+    gammas = torch.tensor([0.3, 1.0, 2.5, 7.0], dtype=torch.float64)
+    scaled = implicit_gradient_scaling(params, CONVS, gammas)
+    norms = torch.stack([torch.linalg.vector_norm(scaled[n]) for n in CONVS])
+    torch.testing.assert_close(norms, gammas)
+    for name in CONVS:  # direction unchanged
+        cos = F.cosine_similarity(scaled[name].flatten(), params[name].flatten(), dim=0)
+        assert float(cos) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_igs_leaves_forward_unchanged_up_to_bn_eps(seed):
+    learner = tiny_learner("cxgrad")
+    params = double_params(learner, seed)
+    x, y, _, _ = tiny_task(seed)
+    nu = torch.randn(6, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    scaled = dict(params, **implicit_gradient_scaling(params, CONVS, gphi(params, nu)))
+    deviations = []
+    for eps in (1e-5, 1e-7, 1e-9, NO_EPS):
+        model = tiny_model(bn_eps=eps)
+        diff = conv4_forward(scaled, x, model) - conv4_forward(params, x, model)
+        deviations.append(float(diff.abs().max()))
+    # The only difference is eps's: it vanishes as eps does, and is exactly zero without it.
+    assert deviations[0] < 0.05
+    assert deviations[0] > deviations[1] > deviations[2]
+    assert deviations[3] < 1e-10
+
+
+def test_gphi_outputs_one_positive_gamma_per_conv_layer():
+    params = double_params(tiny_learner("cxgrad"))
+    gammas = gphi(params, torch.randn(5, 6, dtype=torch.float64) * 100)
+    assert gammas.shape == (5, 4)
+    assert bool((gammas > 0).all())
+
+
+def test_cxgrad_inner_gradient_is_taken_with_respect_to_the_scaled_weight():
+    """First inner step: ||grad wrt scaled w_l|| = ||w_l|| / gamma_l * ||grad wrt w_l||."""
+    cx = tiny_learner("cxgrad", bn_eps=NO_EPS, inner_steps_train=1)
+    maml = tiny_learner("maml", bn_eps=NO_EPS, inner_steps_train=1)
+    params = double_params(cx)
+    x_s, y_s, _, _ = tiny_task()
+    cx_trace, maml_trace = InnerTrace(), InnerTrace()
+    cx.adapt(params, x_s, y_s, 1, first_order=True, trace=cx_trace)
+    maml.adapt(params, x_s, y_s, 1, first_order=True, trace=maml_trace)
+    gammas = cx_trace.gammas[0]
+    for layer, name in enumerate(CONVS):
+        expected = maml_trace.grad_norms[0][name] * float(params[name].norm()) / gammas[layer]
+        assert cx_trace.grad_norms[0][name] == pytest.approx(expected, rel=1e-8)
+    for name in ("head.weight", "head.bias"):  # the head is never scaled
+        assert cx_trace.grad_norms[0][name] == pytest.approx(maml_trace.grad_norms[0][name])
+
+
+# --------------------------------------------------------------------------- Alg. 1
+@pytest.mark.parametrize(("scheme", "steps", "expected"), [
+    ("task-wise", 5, 6), ("task-wise", 1, 2), ("task-wise", 0, 1),
+    ("step-wise", 5, 11), ("step-wise", 2, 5),
+])
+def test_number_of_context_updates_per_task(scheme, steps, expected):
+    """Task-wise: one warm-up update without graph, then one per step (6 for 5 steps).
+    Step-wise: nu is reset and warmed up again before every step."""
+    learner = tiny_learner("cxgrad", context_scheme=scheme)
+    params = double_params(learner)
+    x_s, y_s, _, _ = tiny_task()
+    trace = InnerTrace()
+    learner.adapt(params, x_s, y_s, steps, first_order=True, trace=trace)
+    assert trace.context_updates == expected
+    assert len(trace.gammas) == steps
+
+
+def test_context_is_reset_for_every_task():
+    """Adapting to task B after task A gives exactly what B gives alone: no nu carries over."""
+    learner = tiny_learner("cxgrad")
+    params = double_params(learner)
+    task_a, task_b = tiny_task(1), tiny_task(2)
+    alone = learner.adapt(params, task_b[0], task_b[1], 3, first_order=True)
+    learner.adapt(params, task_a[0], task_a[1], 3, first_order=True)
+    after_a = learner.adapt(params, task_b[0], task_b[1], 3, first_order=True)
+    for name in alone:
+        assert torch.equal(alone[name], after_a[name])
+
+
+def test_context_changes_the_scaling_across_steps():
+    learner = tiny_learner("cxgrad")
+    params = double_params(learner)
+    x_s, y_s, _, _ = tiny_task()
+    trace = InnerTrace()
+    learner.adapt(params, x_s, y_s, 3, first_order=True, trace=trace)
+    assert trace.gammas[0] != trace.gammas[1] != trace.gammas[2]
+
+
+@pytest.mark.parametrize("method", ["maml", "anil", "boil", "cxgrad"])
+def test_only_the_methods_inner_parameters_move(method):
+    learner = tiny_learner(method)
+    params = double_params(learner)
+    x_s, y_s, _, _ = tiny_task()
+    fast = learner.adapt(params, x_s, y_s, 2, first_order=True)
+    moved = {k for k in params if not torch.equal(fast[k], params[k])}
+    head, convs = {"head.weight", "head.bias"}, set(CONVS)
+    assert moved == {"maml": head | convs, "anil": head, "boil": convs, "cxgrad": head | convs}[
+        method
+    ]
+
+
+# --------------------------------------------------------------------------- meta-gradients
+def _directional_check(loss_fn, params, names, seed=0, eps=1e-6):
+    """Compare autograd's meta-gradient with central finite differences along random
+    directions, in float64."""
+    leaves = {k: v.clone().requires_grad_(k in names) for k, v in params.items()}
+    loss = loss_fn(leaves)
+    grads = torch.autograd.grad(loss, [leaves[k] for k in names])
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(3):
+        direction = {k: torch.randn(params[k].shape, generator=g, dtype=torch.float64)
+                     for k in names}
+        analytic = sum(float((gr * direction[k]).sum()) for gr, k in zip(grads, names))
+        plus = {k: v + eps * direction[k] if k in names else v for k, v in params.items()}
+        minus = {k: v - eps * direction[k] if k in names else v for k, v in params.items()}
+        numeric = (float(loss_fn(plus)) - float(loss_fn(minus))) / (2 * eps)
+        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("method", ["maml", "anil", "boil"])
+def test_second_order_meta_gradient_matches_finite_differences(method):
+    learner = tiny_learner(method)
+    params = double_params(learner)
+    x_s, y_s, x_q, y_q = tiny_task()
+    _directional_check(
+        lambda p: learner.task_loss(p, x_s, y_s, x_q, y_q, training=True)[0],
+        params,
+        sorted(params),
+    )
+
+
+def test_cxgrad_meta_gradient_matches_finite_differences():
+    """CxGrad's meta-gradient reaches theta and phi (g_phi). The warm-up context step has no
+    graph, so the reference treats its result nu_1 as a constant, as autograd does."""
+    learner = tiny_learner("cxgrad")
+    params = double_params(learner)
+    x_s, y_s, x_q, y_q = tiny_task()
+
+    # nu_1 as the warm-up computes it, then held fixed under perturbations.
+    nu1 = _warm_up_nu(learner, params, x_s, y_s)
+
+    def loss_with_fixed_nu(p):
+        fast = learner.adapt(p, x_s, y_s, 2, first_order=False, initial_context=nu1)
+        return F.cross_entropy(learner.forward(fast, x_q), y_q)
+
+    # autograd through the real algorithm equals FD of the fixed-nu_1 function
+    leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+    real = learner.task_loss(leaves, x_s, y_s, x_q, y_q, training=True)[0]
+    fixed = loss_with_fixed_nu(params)
+    assert float(real.detach()) == pytest.approx(float(fixed), rel=1e-12)
+    _directional_check(loss_with_fixed_nu, params, sorted(params))
+    grads = torch.autograd.grad(real, [leaves[k] for k in sorted(params)])
+    by_name = dict(zip(sorted(params), grads))
+    assert all(float(by_name[k].abs().sum()) > 0 for k in by_name if k.startswith("gphi"))
+
+
+def _warm_up_nu(learner, params, x_s, y_s):
+    """nu after Algorithm 1 line 10, recomputed independently with autograd."""
+    nu = torch.zeros(learner.meta.context_dim, dtype=torch.float64, requires_grad=True)
+    scaled = implicit_gradient_scaling(params, CONVS, gphi(params, nu))
+    loss = F.cross_entropy(learner.forward(dict(params, **scaled), x_s), y_s)
+    (g,) = torch.autograd.grad(loss, nu)
+    return (nu - learner.meta.context_lr * g).detach()
+
+
+@pytest.mark.parametrize("method", ["maml", "cxgrad"])
+def test_first_order_differs_from_second_order(method):
+    x_s, y_s, x_q, y_q = tiny_task()
+    grads = {}
+    for first_order in (False, True):
+        learner = tiny_learner(method, first_order=first_order)
+        params = {k: v.requires_grad_() for k, v in double_params(learner).items()}
+        loss, _ = learner.task_loss(params, x_s, y_s, x_q, y_q, training=True)
+        loss.backward()
+        grads[first_order] = torch.cat([p.grad.flatten() for p in params.values()])
+    assert not torch.allclose(grads[False], grads[True], rtol=1e-3)
+
+
+def test_first_order_maml_gradient_is_the_query_gradient_at_the_fast_weights():
+    learner = tiny_learner("maml", first_order=True)
+    params = {k: v.requires_grad_() for k, v in double_params(learner).items()}
+    x_s, y_s, x_q, y_q = tiny_task()
+    loss, _ = learner.task_loss(params, x_s, y_s, x_q, y_q, training=True)
+    loss.backward()
+    fast = {k: v.detach().requires_grad_() for k, v in
+            learner.adapt(params, x_s, y_s, 2, first_order=True).items()}
+    F.cross_entropy(learner.forward(fast, x_q), y_q).backward()
+    for name in params:
+        torch.testing.assert_close(params[name].grad, fast[name].grad)
+
+
+def test_evaluation_adapts_without_changing_the_meta_parameters():
+    learner = tiny_learner("cxgrad")
+    params = double_params(learner)
+    before = {k: v.clone() for k, v in params.items()}
+    x_s, y_s, x_q, _ = tiny_task()
+    logits = learner.predict(params, x_s, y_s, x_q)
+    assert logits.shape == (6, 3)
+    for k in params:
+        assert torch.equal(params[k], before[k])
+
+
+def test_init_is_seeded():
+    learner = tiny_learner("cxgrad")
+    a, b, c = learner.init_params(1), learner.init_params(1), learner.init_params(2)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["conv1.weight"], c["conv1.weight"])
+
+
+def test_bad_method_and_scheme_are_refused():
+    with pytest.raises(ConfigError, match="unknown method 'reptile'"):
+        MetaConfig(method="reptile")
+    with pytest.raises(ConfigError, match="context scheme"):
+        MetaConfig(method="cxgrad", context_scheme="layer-wise")
