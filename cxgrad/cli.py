@@ -21,7 +21,12 @@ TRAIN_OPTIONS: list[tuple[str, str, type, str]] = [
     ("--queries", "queries", int, "query images per class"),
     ("--iterations", "iterations", int, "outer-loop iterations (meta-batches)"),
     ("--seed", "seed", int, "seed of the initialization and of the training tasks"),
-    ("--meta-batch", "meta_batch", int, "tasks per outer update (paper: 4 for 1-shot, 2 for 5-shot)"),
+    (
+        "--meta-batch",
+        "meta_batch",
+        int,
+        "tasks per outer update (paper: 4 for 1-shot, 2 for 5-shot)",
+    ),
     ("--outer-lr", "outer_lr", float, "eta, Adam's learning rate"),
     ("--inner-lr", "inner_lr", float, "alpha, inner-loop SGD learning rate"),
     ("--inner-steps", "inner_steps_train", int, "inner steps during meta-training"),
@@ -52,16 +57,36 @@ def _train_parser(sub) -> None:
     p.add_argument("--dataset", choices=DATASET_CHOICES, help="dataset (default omniglot)")
     for flag, name, kind, text in TRAIN_OPTIONS:
         p.add_argument(flag, dest=name, type=kind, help=text)
-    p.add_argument("--first-order", dest="first_order", action="store_true", default=None,
-                   help="first-order meta-gradients (FOMAML); the paper uses second order")
-    p.add_argument("--context-scheme", dest="context_scheme", choices=CONTEXT_SCHEMES,
-                   help="CxGrad context updates: task-wise (paper) or step-wise (Table 3)")
-    p.add_argument("--activation", choices=("leaky_relu", "relu"),
-                   help="leaky_relu (authors' code) or relu (paper text)")
-    p.add_argument("--split", choices=("alphabet", "maml"),
-                   help="Omniglot split: alphabet-disjoint or the MAML 1200/423 protocol")
-    p.add_argument("--rotations", dest="rotations", action=argparse.BooleanOptionalAction,
-                   default=None, help="Omniglot: add 90/180/270-degree rotations as classes")
+    p.add_argument(
+        "--first-order",
+        dest="first_order",
+        action="store_true",
+        default=None,
+        help="first-order meta-gradients (FOMAML); the paper uses second order",
+    )
+    p.add_argument(
+        "--context-scheme",
+        dest="context_scheme",
+        choices=CONTEXT_SCHEMES,
+        help="CxGrad context updates: task-wise (paper) or step-wise (Table 3)",
+    )
+    p.add_argument(
+        "--activation",
+        choices=("leaky_relu", "relu"),
+        help="leaky_relu (authors' code) or relu (paper text)",
+    )
+    p.add_argument(
+        "--split",
+        choices=("alphabet", "maml"),
+        help="Omniglot split: alphabet-disjoint or the MAML 1200/423 protocol",
+    )
+    p.add_argument(
+        "--rotations",
+        dest="rotations",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Omniglot: add 90/180/270-degree rotations as classes",
+    )
     p.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
     p.add_argument("--out", required=True, help="run directory to create or resume")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -84,19 +109,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = run.read_config().replace(**given)
     else:
         config = build_config(args.preset, **given)
-    print(f"run: {args.out}\nconfig: {json.dumps(config.to_dict(), sort_keys=True)}",
-          file=sys.stderr)
+    print(
+        f"run: {args.out}\nconfig: {json.dumps(config.to_dict(), sort_keys=True)}", file=sys.stderr
+    )
     try:
-        result = train(config, args.out, resume=args.resume, data_root=args.data_root,
-                       device=args.device, progress=not args.no_progress)
+        result = train(
+            config,
+            args.out,
+            resume=args.resume,
+            data_root=args.data_root,
+            device=args.device,
+            progress=not args.no_progress,
+        )
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: cxgrad train --out {args.out} --resume",
-              file=sys.stderr)
+        print(
+            f"\ninterrupted; continue with: cxgrad train --out {args.out} --resume", file=sys.stderr
+        )
         return 130
     best = result.best_val_accuracy
-    print(f"finished {result.iterations} iterations; best validation accuracy "
-          f"{'n/a' if best is None else f'{100 * best:.2f}%'}; evaluate with: "
-          f"cxgrad evaluate --run {args.out}")
+    print(
+        f"finished {result.iterations} iterations; best validation accuracy "
+        f"{'n/a' if best is None else f'{100 * best:.2f}%'}; evaluate with: "
+        f"cxgrad evaluate --run {args.out}"
+    )
     return 0
 
 
@@ -110,8 +145,12 @@ def _evaluate_parser(sub) -> None:
     )
     p.add_argument("--run", required=True, help="run directory made by cxgrad train")
     p.add_argument("--tasks", type=int, default=600, help="number of test tasks")
-    p.add_argument("--ensemble", type=int, default=1,
-                   help="average the logits of the K best validation checkpoints (paper: 5)")
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        help="average the logits of the K best validation checkpoints (paper: 5)",
+    )
     p.add_argument("--split", choices=("test", "val", "train"), default="test")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
@@ -123,9 +162,15 @@ def _evaluate_parser(sub) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from cxgrad.evaluate_run import evaluate_run
 
-    result = evaluate_run(args.run, tasks=args.tasks, ensemble=args.ensemble, split=args.split,
-                          data_root=args.data_root, device=args.device,
-                          progress=not args.no_progress and not args.json)
+    result = evaluate_run(
+        args.run,
+        tasks=args.tasks,
+        ensemble=args.ensemble,
+        split=args.split,
+        data_root=args.data_root,
+        device=args.device,
+        progress=not args.no_progress and not args.json,
+    )
     if args.json:
         print(json.dumps(dict(result.to_dict(), run=str(args.run), split=args.split)))
     else:
@@ -137,7 +182,8 @@ def _data_parser(sub) -> None:
     p = sub.add_parser("data", help="check datasets")
     data_sub = p.add_subparsers(dest="data_command", required=True)
     check = data_sub.add_parser(
-        "check", help="is the data there and usable?",
+        "check",
+        help="is the data there and usable?",
         description="Say whether a dataset is present and usable, and how to get it if not.",
     )
     check.add_argument("--dataset", required=True, choices=DATASET_CHOICES)

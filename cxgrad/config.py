@@ -70,16 +70,32 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASET_CHANNELS)}"
             )
-        positive = ("ways", "shots", "queries", "meta_batch", "iterations", "val_every",
-                    "val_tasks", "keep_best", "filters", "image_size")
+        positive = (
+            "ways",
+            "shots",
+            "queries",
+            "meta_batch",
+            "iterations",
+            "val_every",
+            "val_tasks",
+            "keep_best",
+            "filters",
+            "image_size",
+        )
         for name in positive:
             if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
+                )
         if self.ways < 2:
-            raise ConfigError(f"--ways must be at least 2 for a classification task, got {self.ways}")
+            raise ConfigError(
+                f"--ways must be at least 2 for a classification task, got {self.ways}"
+            )
         for name in ("inner_lr", "outer_lr", "context_lr"):
             if not getattr(self, name) > 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}"
+                )
         self.meta_config()  # validates method and context scheme
         self.model_config()
 
@@ -139,14 +155,33 @@ class TrainConfig:
 # Options that define the network and what it computes; a checkpoint can only be loaded
 # into a run whose values match. (iterations, validation cadence and so on may differ.)
 ARCHITECTURE_KEYS = (
-    "method", "dataset", "ways", "image_size", "filters", "activation",
-    "context_dim", "context_hidden",
+    "method",
+    "dataset",
+    "ways",
+    "image_size",
+    "filters",
+    "activation",
+    "context_dim",
+    "context_hidden",
 )
 # Options whose change would make a resumed run differ from an uninterrupted one.
 TRAJECTORY_KEYS = ARCHITECTURE_KEYS + (
-    "shots", "queries", "split", "rotations", "inner_steps_train", "inner_lr", "first_order",
-    "context_lr", "context_scheme", "meta_batch", "outer_lr", "seed", "val_every", "val_tasks",
-    "keep_best", "task_seed",
+    "shots",
+    "queries",
+    "split",
+    "rotations",
+    "inner_steps_train",
+    "inner_lr",
+    "first_order",
+    "context_lr",
+    "context_scheme",
+    "meta_batch",
+    "outer_lr",
+    "seed",
+    "val_every",
+    "val_tasks",
+    "keep_best",
+    "task_seed",
 )
 
 
@@ -156,11 +191,23 @@ def _paper(dataset: str, shots: int, **extra: Any) -> dict[str, Any]:
     validation checkpoints, validation on 600 tasks every 500 iterations (one 'epoch' of
     the ALFA/MAML++ code the authors build on)."""
     base = dict(
-        method="cxgrad", dataset=dataset, ways=5, shots=shots, queries=15, image_size=84,
-        filters=48, meta_batch=4 if shots == 1 else 2, inner_steps_train=5, inner_steps_eval=5,
-        inner_lr=0.01, context_lr=1.0, outer_lr=1e-3,
+        method="cxgrad",
+        dataset=dataset,
+        ways=5,
+        shots=shots,
+        queries=15,
+        image_size=84,
+        filters=48,
+        meta_batch=4 if shots == 1 else 2,
+        inner_steps_train=5,
+        inner_steps_eval=5,
+        inner_lr=0.01,
+        context_lr=1.0,
+        outer_lr=1e-3,
         iterations=50_000 if dataset == "miniimagenet" else 125_000,
-        val_every=500, val_tasks=600, keep_best=5,
+        val_every=500,
+        val_tasks=600,
+        keep_best=5,
     )
     base.update(extra)
     return base
@@ -189,22 +236,58 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # Omniglot, sized for a 2-core CPU (the README's result): about 10 minutes per method.
     "omniglot-5w1s-cpu": dict(
-        dataset="omniglot", ways=5, shots=1, queries=15, image_size=28, filters=32,
-        meta_batch=4, iterations=1000, val_every=100, val_tasks=100, keep_best=5,
+        dataset="omniglot",
+        ways=5,
+        shots=1,
+        queries=15,
+        image_size=28,
+        filters=32,
+        meta_batch=4,
+        iterations=1000,
+        val_every=100,
+        val_tasks=100,
+        keep_best=5,
     ),
     # Omniglot in the protocol of MAML/MAML++ (1200/423 characters, rotations), paper sizes.
     "omniglot-maml-5w1s": dict(
-        dataset="omniglot", split="maml", ways=5, shots=1, queries=15, image_size=28,
-        filters=64, meta_batch=8, iterations=20_000, val_every=500, val_tasks=600,
+        dataset="omniglot",
+        split="maml",
+        ways=5,
+        shots=1,
+        queries=15,
+        image_size=28,
+        filters=64,
+        meta_batch=8,
+        iterations=20_000,
+        val_every=500,
+        val_tasks=600,
     ),
     "omniglot-maml-20w1s": dict(
-        dataset="omniglot", split="maml", ways=20, shots=1, queries=15, image_size=28,
-        filters=64, meta_batch=8, iterations=20_000, val_every=500, val_tasks=600,
+        dataset="omniglot",
+        split="maml",
+        ways=20,
+        shots=1,
+        queries=15,
+        image_size=28,
+        filters=64,
+        meta_batch=8,
+        iterations=20_000,
+        val_every=500,
+        val_tasks=600,
     ),
     # Fully offline demo on procedurally generated glyphs: seconds on a CPU.
     "synthetic-demo": dict(
-        dataset="synthetic", ways=5, shots=1, queries=5, image_size=28, filters=16,
-        meta_batch=2, iterations=50, val_every=25, val_tasks=20, keep_best=2,
+        dataset="synthetic",
+        ways=5,
+        shots=1,
+        queries=5,
+        image_size=28,
+        filters=16,
+        meta_batch=2,
+        iterations=50,
+        val_every=25,
+        val_tasks=20,
+        keep_best=2,
     ),
 }
 
@@ -219,4 +302,6 @@ def build_config(preset_name: str | None = None, **overrides: Any) -> TrainConfi
     """A preset (if any) with explicit options on top; ``None`` values are ignored."""
     values = preset(preset_name) if preset_name else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig.from_dict(values, source=f"preset {preset_name}" if preset_name else "options")
+    return TrainConfig.from_dict(
+        values, source=f"preset {preset_name}" if preset_name else "options"
+    )

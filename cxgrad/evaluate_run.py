@@ -31,8 +31,9 @@ def select_checkpoints(run: RunDir, ensemble: int) -> list[Path]:
     paths = [run.checkpoints / entry["file"] for entry in best[:ensemble]]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise ConfigError(f"checkpoint file(s) listed in {run.best_index_path} are missing: "
-                          f"{', '.join(missing)}")
+        raise ConfigError(
+            f"checkpoint file(s) listed in {run.best_index_path} are missing: {', '.join(missing)}"
+        )
     return paths
 
 

@@ -90,7 +90,7 @@ class RunDir:
             raise ConfigError(
                 f"--out {self.path} already holds {what}"
                 + (":\n  " + "\n  ".join(diffs) if diffs else "")
-                + f"\nUse --resume to continue it, or choose another --out."
+                + "\nUse --resume to continue it, or choose another --out."
             )
         if diffs:
             raise ConfigError(

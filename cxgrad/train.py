@@ -229,9 +229,7 @@ class Trainer:
                 postfix = {"loss": f"{loss:.3f}", "acc": f"{accuracy:.3f}"}
                 if self.iteration % config.val_every == 0 or self.iteration == config.iterations:
                     last_val = self.validate()
-                    self.run.append_metrics(
-                        {"iteration": self.iteration, "val_accuracy": last_val}
-                    )
+                    self.run.append_metrics({"iteration": self.iteration, "val_accuracy": last_val})
                     self._update_best(last_val)
                     self.save_last(last_val)
                 if last_val is not None:

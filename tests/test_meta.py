@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import double_params, tiny_learner, tiny_model, tiny_task
 
 from cxgrad.errors import ConfigError
 from cxgrad.meta import InnerTrace, MetaConfig, gphi, implicit_gradient_scaling
 from cxgrad.models import conv4_forward
-from helpers import double_params, tiny_learner, tiny_model, tiny_task
 
 CONVS = [f"conv{i}.weight" for i in range(1, 5)]
 # torch refuses eps = 0 in training-mode BatchNorm; 1e-30 is zero to float64 next to the
@@ -122,10 +122,16 @@ def test_cxgrad_inner_gradient_is_taken_with_respect_to_the_scaled_weight():
 
 
 # --------------------------------------------------------------------------- Alg. 1
-@pytest.mark.parametrize(("scheme", "steps", "expected"), [
-    ("task-wise", 5, 6), ("task-wise", 1, 2), ("task-wise", 0, 1),
-    ("step-wise", 5, 11), ("step-wise", 2, 5),
-])
+@pytest.mark.parametrize(
+    ("scheme", "steps", "expected"),
+    [
+        ("task-wise", 5, 6),
+        ("task-wise", 1, 2),
+        ("task-wise", 0, 1),
+        ("step-wise", 5, 11),
+        ("step-wise", 2, 5),
+    ],
+)
 def test_number_of_context_updates_per_task(scheme, steps, expected):
     """Task-wise: one warm-up update without graph, then one per step (6 for 5 steps).
     Step-wise: nu is reset and warmed up again before every step."""
@@ -167,9 +173,9 @@ def test_only_the_methods_inner_parameters_move(method):
     fast = learner.adapt(params, x_s, y_s, 2, first_order=True)
     moved = {k for k in params if not torch.equal(fast[k], params[k])}
     head, convs = {"head.weight", "head.bias"}, set(CONVS)
-    assert moved == {"maml": head | convs, "anil": head, "boil": convs, "cxgrad": head | convs}[
-        method
-    ]
+    assert (
+        moved == {"maml": head | convs, "anil": head, "boil": convs, "cxgrad": head | convs}[method]
+    )
 
 
 # --------------------------------------------------------------------------- meta-gradients
@@ -181,9 +187,10 @@ def _directional_check(loss_fn, params, names, seed=0, eps=1e-6):
     grads = torch.autograd.grad(loss, [leaves[k] for k in names])
     g = torch.Generator().manual_seed(seed)
     for _ in range(3):
-        direction = {k: torch.randn(params[k].shape, generator=g, dtype=torch.float64)
-                     for k in names}
-        analytic = sum(float((gr * direction[k]).sum()) for gr, k in zip(grads, names))
+        direction = {
+            k: torch.randn(params[k].shape, generator=g, dtype=torch.float64) for k in names
+        }
+        analytic = sum(float((gr * direction[k]).sum()) for gr, k in zip(grads, names, strict=True))
         plus = {k: v + eps * direction[k] if k in names else v for k, v in params.items()}
         minus = {k: v - eps * direction[k] if k in names else v for k, v in params.items()}
         numeric = (float(loss_fn(plus)) - float(loss_fn(minus))) / (2 * eps)
@@ -223,7 +230,7 @@ def test_cxgrad_meta_gradient_matches_finite_differences():
     assert float(real.detach()) == pytest.approx(float(fixed), rel=1e-12)
     _directional_check(loss_with_fixed_nu, params, sorted(params))
     grads = torch.autograd.grad(real, [leaves[k] for k in sorted(params)])
-    by_name = dict(zip(sorted(params), grads))
+    by_name = dict(zip(sorted(params), grads, strict=True))
     assert all(float(by_name[k].abs().sum()) > 0 for k in by_name if k.startswith("gphi"))
 
 
@@ -255,8 +262,10 @@ def test_first_order_maml_gradient_is_the_query_gradient_at_the_fast_weights():
     x_s, y_s, x_q, y_q = tiny_task()
     loss, _ = learner.task_loss(params, x_s, y_s, x_q, y_q, training=True)
     loss.backward()
-    fast = {k: v.detach().requires_grad_() for k, v in
-            learner.adapt(params, x_s, y_s, 2, first_order=True).items()}
+    fast = {
+        k: v.detach().requires_grad_()
+        for k, v in learner.adapt(params, x_s, y_s, 2, first_order=True).items()
+    }
     F.cross_entropy(learner.forward(fast, x_q), y_q).backward()
     for name in params:
         torch.testing.assert_close(params[name].grad, fast[name].grad)

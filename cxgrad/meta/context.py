@@ -45,9 +45,7 @@ def gphi(params: Params, nu: torch.Tensor) -> torch.Tensor:
     return F.softplus(F.linear(h, params["gphi.2.weight"], params["gphi.2.bias"]))
 
 
-def implicit_gradient_scaling(
-    weights: Params, names: list[str], gammas: torch.Tensor
-) -> Params:
+def implicit_gradient_scaling(weights: Params, names: list[str], gammas: torch.Tensor) -> Params:
     """Algorithm 2, step 2: ``w_l <- gamma_l * w_l / ||w_l||_F`` for each name in order."""
     return {
         name: gammas[layer] * weights[name] / torch.linalg.vector_norm(weights[name])

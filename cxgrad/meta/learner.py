@@ -122,9 +122,7 @@ class MetaLearner:
         frozen = {k: v for k, v in params.items() if k not in fast}
         alpha = self.meta.inner_lr
         for _ in range(steps):
-            grads, loss = grad(self._support_loss, has_aux=True)(
-                fast, frozen, x_support, y_support
-            )
+            grads, loss = grad(self._support_loss, has_aux=True)(fast, frozen, x_support, y_support)
             if first_order:
                 grads = {k: g.detach() for k, g in grads.items()}
             if trace is not None:
@@ -207,7 +205,11 @@ class MetaLearner:
         return cross_entropy_and_accuracy(self.forward(fast, x_query), y_query)
 
     def predict(
-        self, params: Params, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor
+        self,
+        params: Params,
+        x_support: torch.Tensor,
+        y_support: torch.Tensor,
+        x_query: torch.Tensor,
     ) -> torch.Tensor:
         """Query logits after evaluation-time adaptation (first order, eval step count)."""
         params = {k: v.detach() for k, v in params.items()}
@@ -240,7 +242,7 @@ class MetaLearner:
 
 
 def _record(trace: InnerTrace, grads: Params, loss: torch.Tensor) -> None:
-    trace.grad_norms.append({k: float(torch.linalg.vector_norm(g.detach())) for k, g in grads.items()})
+    trace.grad_norms.append(
+        {k: float(torch.linalg.vector_norm(g.detach())) for k, g in grads.items()}
+    )
     trace.support_losses.append(float(loss.detach()))
-
-

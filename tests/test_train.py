@@ -1,0 +1,258 @@
+"""Training runs: determinism, exact resume, checkpoints, and every refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from cxgrad.checkpoint import load_checkpoint
+from cxgrad.config import TrainConfig, build_config
+from cxgrad.data import load_synthetic
+from cxgrad.errors import ConfigError, DataError, TrainingDiverged
+from cxgrad.evaluate import confidence_intervals
+from cxgrad.evaluate_run import evaluate_run
+from cxgrad.meta.learner import MetaLearner
+from cxgrad.train import Trainer, train
+
+
+@pytest.fixture(scope="module")
+def glyphs():
+    return load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
+
+
+def tiny_config(**changes) -> TrainConfig:
+    base = dict(
+        method="cxgrad",
+        dataset="synthetic",
+        ways=3,
+        shots=1,
+        queries=2,
+        image_size=16,
+        filters=4,
+        meta_batch=2,
+        iterations=6,
+        val_every=2,
+        val_tasks=3,
+        keep_best=2,
+        inner_steps_train=2,
+        inner_steps_eval=2,
+        context_dim=8,
+        context_hidden=8,
+    )
+    return TrainConfig(**dict(base, **changes))
+
+
+def final_state(run_dir):
+    return load_checkpoint(run_dir / "checkpoints" / "last.pt")
+
+
+def assert_same_state(a, b):
+    assert a["iteration"] == b["iteration"]
+    for name in a["params"]:
+        assert torch.equal(a["params"][name], b["params"][name]), name
+    for key, state in a["optimizer"]["state"].items():
+        for field in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(state[field], b["optimizer"]["state"][key][field])
+
+
+@pytest.mark.parametrize("method", ["maml", "anil", "boil", "cxgrad"])
+def test_training_is_seeded_and_deterministic(tmp_path, glyphs, method):
+    config = tiny_config(method=method, iterations=3, val_every=3)
+    train(config, tmp_path / "a", dataset=glyphs, progress=False)
+    train(config, tmp_path / "b", dataset=glyphs, progress=False)
+    assert_same_state(final_state(tmp_path / "a"), final_state(tmp_path / "b"))
+    other = tiny_config(method=method, iterations=3, val_every=3, seed=1)
+    train(other, tmp_path / "c", dataset=glyphs, progress=False)
+    assert not torch.equal(
+        final_state(tmp_path / "a")["params"]["conv1.weight"],
+        final_state(tmp_path / "c")["params"]["conv1.weight"],
+    )
+
+
+def test_training_changes_every_meta_parameter(tmp_path, glyphs):
+    config = tiny_config(iterations=2, val_every=2)
+    start = MetaLearner(config.model_config(), config.meta_config()).init_params(config.seed)
+    train(config, tmp_path / "run", dataset=glyphs, progress=False)
+    end = final_state(tmp_path / "run")["params"]
+    assert set(end) == set(start)
+    unchanged = [k for k in start if torch.equal(start[k], end[k])]
+    assert unchanged == []  # theta and phi (g_phi) are all meta-learned
+
+
+def test_resume_after_stop_is_exact(tmp_path, glyphs):
+    """Stop after 3 iterations, resume to 6: same parameters and Adam state as 6 in one go."""
+    full = tiny_config(iterations=6)
+    train(full, tmp_path / "full", dataset=glyphs, progress=False)
+    train(full.replace(iterations=3), tmp_path / "split", dataset=glyphs, progress=False)
+    train(full, tmp_path / "split", resume=True, dataset=glyphs, progress=False)
+    assert_same_state(final_state(tmp_path / "full"), final_state(tmp_path / "split"))
+    iterations = [
+        r["iteration"]
+        for r in map(json.loads, (tmp_path / "split" / "metrics.jsonl").read_text().splitlines())
+        if "loss" in r
+    ]
+    assert iterations == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_after_ctrl_c_is_exact(tmp_path, glyphs, monkeypatch):
+    config = tiny_config(iterations=6, val_every=4)
+    train(config, tmp_path / "full", dataset=glyphs, progress=False)
+
+    real_step = Trainer.step
+
+    def interrupted_step(self):
+        if self.iteration == 3:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "cut", dataset=glyphs, progress=False)
+    assert final_state(tmp_path / "cut")["iteration"] == 3  # saved on the way out
+    monkeypatch.setattr(Trainer, "step", real_step)
+    train(config, tmp_path / "cut", resume=True, dataset=glyphs, progress=False)
+    assert_same_state(final_state(tmp_path / "full"), final_state(tmp_path / "cut"))
+
+
+def test_best_k_checkpoints_are_kept_and_ranked(tmp_path, glyphs):
+    run = tmp_path / "run"
+    train(tiny_config(iterations=8, val_every=2, keep_best=2), run, dataset=glyphs, progress=False)
+    best = json.loads((run / "checkpoints" / "best.json").read_text())
+    assert len(best) == 2
+    assert best[0]["val_accuracy"] >= best[1]["val_accuracy"]
+    files = sorted(p.name for p in (run / "checkpoints").glob("iter-*.pt"))
+    assert files == sorted(e["file"] for e in best)
+    validations = [
+        r
+        for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+        if "val_accuracy" in r
+    ]
+    assert [r["iteration"] for r in validations] == [2, 4, 6, 8]
+    assert best[0]["val_accuracy"] == max(r["val_accuracy"] for r in validations)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, glyphs, monkeypatch):
+    real = MetaLearner.meta_batch_loss
+    calls = {"n": 0}
+
+    def poisoned(self, params, batch, training=True):
+        loss, acc = real(self, params, batch, training)
+        calls["n"] += 1
+        return (loss * float("nan") if calls["n"] == 5 else loss), acc
+
+    monkeypatch.setattr(MetaLearner, "meta_batch_loss", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match=r"non-finite .* iteration 5.*iteration 4"):
+        train(tiny_config(iterations=8, val_every=2), run, dataset=glyphs, progress=False)
+    state = final_state(run)
+    assert state["iteration"] == 4
+    assert all(torch.isfinite(v).all() for v in state["params"].values())
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last == {"iteration": 5, "event": "diverged"}
+
+
+def test_run_directory_with_another_run_is_refused(tmp_path, glyphs):
+    run = tmp_path / "run"
+    train(tiny_config(iterations=2), run, dataset=glyphs, progress=False)
+    with pytest.raises(ConfigError, match="already holds a run with this configuration"):
+        train(tiny_config(iterations=2), run, dataset=glyphs, progress=False)
+    with pytest.raises(ConfigError, match=r"already holds a different run:\n  method"):
+        train(tiny_config(method="maml", iterations=2), run, dataset=glyphs, progress=False)
+    with pytest.raises(ConfigError, match="(?s)cannot resume .* inner_lr"):
+        train(
+            tiny_config(iterations=2, inner_lr=0.5),
+            run,
+            resume=True,
+            dataset=glyphs,
+            progress=False,
+        )
+
+
+def test_non_run_folders_are_refused(tmp_path, glyphs):
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="non-empty folder that is not a cxgrad run"):
+        train(tiny_config(), tmp_path / "stuff", dataset=glyphs, progress=False)
+    with pytest.raises(ConfigError, match="--resume given but .* holds no run"):
+        train(tiny_config(), tmp_path / "empty", resume=True, dataset=glyphs, progress=False)
+
+
+def test_checkpoint_from_another_configuration_is_refused(tmp_path, glyphs):
+    run = tmp_path / "run"
+    train(tiny_config(iterations=2), run, dataset=glyphs, progress=False)
+    with pytest.raises(ConfigError, match="different configuration:\n  method: checkpoint has"):
+        load_checkpoint(run / "checkpoints" / "last.pt", tiny_config(method="maml"))
+    with pytest.raises(ConfigError, match="filters: checkpoint has 4"):
+        load_checkpoint(run / "checkpoints" / "last.pt", tiny_config(filters=8))
+
+
+def test_damaged_checkpoint_is_reported(tmp_path):
+    bad = tmp_path / "last.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_checkpoint(bad)
+
+
+def test_too_many_ways_or_shots_fail_before_the_run_is_created(tmp_path, glyphs):
+    with pytest.raises(DataError, match="10-way tasks need at least 10 classes"):
+        train(tiny_config(ways=10), tmp_path / "a", dataset=glyphs, progress=False)
+    with pytest.raises(DataError, match="5 shots \\+ 5 queries = 10 images"):
+        train(tiny_config(shots=5, queries=5), tmp_path / "b", dataset=glyphs, progress=False)
+    assert not (tmp_path / "a" / "config.json").exists()
+    assert not (tmp_path / "b" / "config.json").exists()
+
+
+def test_bad_options_and_presets_are_refused():
+    with pytest.raises(ConfigError, match="unknown preset 'mini'"):
+        build_config("mini")
+    with pytest.raises(ConfigError, match="unknown method"):
+        tiny_config(method="protonet")
+    with pytest.raises(ConfigError, match="--inner-lr must be > 0"):
+        tiny_config(inner_lr=0.0)
+    with pytest.raises(ConfigError, match="--image-size 8 is too small"):
+        tiny_config(image_size=8)
+    with pytest.raises(ConfigError, match="unknown dataset"):
+        tiny_config(dataset="imagenet")
+
+
+def test_every_preset_builds_its_model():
+    from cxgrad.config import PRESETS
+
+    for name in PRESETS:
+        config = build_config(name)
+        learner = MetaLearner(config.model_config(), config.meta_config())
+        params = learner.init_params(0)
+        assert params["head.weight"].shape == (config.ways, config.model_config().feature_dim)
+        assert config.preset == name
+
+
+def test_paper_presets_follow_the_appendix():
+    one = build_config("miniimagenet-5w1s")
+    five = build_config("miniimagenet-5w5s")
+    assert (one.filters, one.image_size, one.meta_batch, five.meta_batch) == (48, 84, 4, 2)
+    assert (one.inner_lr, one.context_lr, one.outer_lr) == (0.01, 1.0, 1e-3)
+    assert (one.inner_steps_train, one.queries, one.iterations) == (5, 15, 50_000)
+    assert build_config("tieredimagenet-5w1s").iterations == 125_000
+    assert build_config("miniimagenet-5w5s-stepwise").context_scheme == "step-wise"
+    assert build_config("miniimagenet-5w1s-beta0.1").context_lr == 0.1
+
+
+def test_evaluate_run_reports_both_intervals_and_ensembles(tmp_path, glyphs, monkeypatch):
+    run = tmp_path / "run"
+    train(tiny_config(iterations=4, val_every=1, keep_best=3), run, dataset=glyphs, progress=False)
+    monkeypatch.setattr("cxgrad.evaluate_run.load_config_dataset", lambda *a, **k: glyphs)
+    single = evaluate_run(run, tasks=5, progress=False)
+    ensemble = evaluate_run(run, tasks=5, ensemble=3, progress=False)
+    assert (single.models, ensemble.models) == (1, 3)
+    assert single.predictions == 5 * 3 * 2
+    assert 0 <= single.accuracy <= 1 and single.ci95_binomial > 0
+    with pytest.raises(ConfigError, match="--ensemble 4 asks for more checkpoints"):
+        evaluate_run(run, tasks=5, ensemble=4, progress=False)
+
+
+def test_confidence_intervals():
+    per_task, binomial = confidence_intervals([0.5, 1.0, 0.0, 0.5], predictions=40)
+    assert per_task == pytest.approx(1.96 * (1 / 6) ** 0.5 / 2)
+    assert binomial == pytest.approx(1.96 * (0.25 / 40) ** 0.5)
