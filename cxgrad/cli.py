@@ -110,7 +110,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         config = build_config(args.preset, **given)
     print(
-        f"run: {args.out}\nconfig: {json.dumps(config.to_dict(), sort_keys=True)}", file=sys.stderr
+        f"cxgrad: {config.method} {config.ways}-way {config.shots}-shot on {config.dataset}, "
+        f"{config.iterations} iterations -> {args.out} (all options: {args.out}/config.json)",
+        file=sys.stderr,
     )
     try:
         result = train(

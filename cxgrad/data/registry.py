@@ -1,0 +1,137 @@
+"""Datasets by name, so the CLI and configs can say ``--dataset omniglot``.
+
+Loaders are imported lazily: the registry is imported by every loader (for ``DataCheck``),
+and listing the names should not pay for decoding libraries it does not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cxgrad.data.base import FewShotDataset
+from cxgrad.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    """Result of checking a dataset on disk: ``ok`` and a human-readable report."""
+
+    ok: bool
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One known dataset. ``module`` is None while it is not implemented yet."""
+
+    name: str
+    description: str
+    module: str | None = None
+    loader: str | None = None
+    checker: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.module is not None
+
+    def function(self, attribute: str | None) -> Callable:
+        """The named function of the dataset's module, imported on first use."""
+        if self.module is None or attribute is None:
+            raise ConfigError(f"dataset {self.name} has no {attribute or 'such'} function")
+        return getattr(importlib.import_module(self.module), attribute)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            "omniglot",
+            "1,623 handwritten characters from 50 alphabets, 20 drawings each (Lake et al.)",
+            "cxgrad.data.omniglot",
+            "load_omniglot",
+            "check_omniglot",
+        ),
+        DatasetSpec(
+            "synthetic",
+            "procedurally drawn glyph classes; no download, deterministic from a seed",
+            "cxgrad.data.synthetic",
+            "load_synthetic",
+            None,
+        ),
+        DatasetSpec("miniimagenet", "100 ImageNet classes, 84x84 (Vinyals et al.)"),
+        DatasetSpec("tieredimagenet", "608 ImageNet classes in 34 categories (Ren et al.)"),
+        DatasetSpec("cub", "200 bird species, CUB-200-2011 (Wah et al.)"),
+        DatasetSpec("cifarfs", "CIFAR-100 split for few-shot learning (Bertinetto et al.)"),
+    )
+}
+
+# Options the loaders take under their own names; these two are handled by load_dataset.
+_COMMON = ("data_root", "image_size")
+
+
+def available_datasets() -> list[str]:
+    return [name for name, spec in DATASETS.items() if spec.available]
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The available dataset ``name``; ConfigError for unknown or not-yet-available names."""
+    key = str(name).strip().lower()
+    available = ", ".join(available_datasets())
+    if key not in DATASETS:
+        raise ConfigError(
+            f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)} "
+            f"(available in this version: {available})"
+        )
+    spec = DATASETS[key]
+    if not spec.available:
+        raise ConfigError(
+            f"dataset {spec.name} is not available yet in this version of cxgrad; "
+            f"available: {available}"
+        )
+    return spec
+
+
+def load_dataset(
+    name: str,
+    data_root: str | os.PathLike[str] | None = None,
+    image_size: int | None = None,
+    **options: object,
+) -> FewShotDataset:
+    """Load dataset ``name`` (see ``DATASETS``).
+
+    ``image_size=None`` keeps the dataset's default. Options set to None are dropped, so
+    callers can pass every CLI flag through and unset ones fall back to the defaults.
+    Options a loader does not take raise ConfigError naming them (a typo should not be
+    silently ignored). ``data_root`` is ignored by datasets that need no files.
+    """
+    spec = get_spec(name)
+    loader = spec.function(spec.loader)
+    accepted = inspect.signature(loader).parameters
+    kwargs = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        allowed = [p for p in accepted if p not in _COMMON]
+        raise ConfigError(
+            f"dataset {spec.name} does not take option(s) {', '.join(unknown)}; "
+            f"it accepts: {', '.join(allowed)}"
+        )
+    if image_size is not None:
+        kwargs["image_size"] = image_size
+    if "data_root" in accepted:
+        kwargs["data_root"] = data_root
+    return loader(**kwargs)
+
+
+def check_dataset(name: str, data_root: str | os.PathLike[str] | None = None) -> DataCheck:
+    """Whether dataset ``name`` is usable from ``data_root``, never downloading anything."""
+    spec = get_spec(name)
+    if spec.checker is None:
+        return DataCheck(True, f"{spec.name}: generated on the fly, no files needed.")
+    return spec.function(spec.checker)(data_root)

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up the environment, then lint and run the whole test suite on the CPU.
+# Real-data tests read Omniglot from $CXGRAD_TEST_DATA (default: ../shared/data beside the clone).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$repo/scripts/setup.sh"
+cd "$repo"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"

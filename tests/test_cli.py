@@ -1,0 +1,191 @@
+"""The command line end to end: synthetic data and the real Omniglot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cxgrad.cli import main
+
+SMALL = [
+    "--ways",
+    "3",
+    "--shots",
+    "1",
+    "--queries",
+    "2",
+    "--filters",
+    "4",
+    "--meta-batch",
+    "2",
+    "--inner-steps",
+    "1",
+    "--inner-steps-eval",
+    "1",
+    "--val-every",
+    "2",
+    "--val-tasks",
+    "3",
+    "--no-progress",
+]
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("method", ["maml", "cxgrad"])
+def test_train_then_evaluate_json_on_synthetic(tmp_path, capsys, method):
+    run = tmp_path / "run"
+    code, out, _ = run_cli(
+        capsys,
+        "train",
+        "--method",
+        method,
+        "--dataset",
+        "synthetic",
+        "--iterations",
+        4,
+        "--seed",
+        3,
+        "--out",
+        run,
+        *SMALL,
+    )
+    assert code == 0 and "evaluate with: cxgrad evaluate" in out
+    code, out, _ = run_cli(
+        capsys, "evaluate", "--run", run, "--tasks", 7, "--json", "--ensemble", 2
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert {"accuracy", "ci95_tasks", "ci95_binomial", "tasks", "ways", "shots"} <= set(result)
+    assert (result["tasks"], result["ways"], result["shots"], result["models"]) == (7, 3, 1, 2)
+
+
+def test_resume_continues_with_the_runs_own_options(tmp_path, capsys):
+    run = tmp_path / "run"
+    run_cli(capsys, "train", "--dataset", "synthetic", "--iterations", 2, "--out", run, *SMALL)
+    code, out, _ = run_cli(
+        capsys, "train", "--out", run, "--resume", "--iterations", 4, "--no-progress"
+    )
+    assert code == 0 and "finished 4 iterations" in out
+
+
+def test_train_and_evaluate_on_real_omniglot(tmp_path, capsys, omniglot_root):
+    run = tmp_path / "omniglot"
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--method",
+        "cxgrad",
+        "--dataset",
+        "omniglot",
+        "--data-root",
+        omniglot_root,
+        "--iterations",
+        2,
+        "--out",
+        run,
+        *SMALL,
+    )
+    assert code == 0, err
+    code, out, _ = run_cli(
+        capsys, "evaluate", "--run", run, "--tasks", 5, "--json", "--data-root", omniglot_root
+    )
+    assert code == 0 and json.loads(out)["tasks"] == 5
+
+
+def test_data_check(capsys, omniglot_root, tmp_path):
+    code, out, _ = run_cli(
+        capsys, "data", "check", "--dataset", "omniglot", "--data-root", omniglot_root
+    )
+    assert code == 0 and "964" in out
+    code, out, _ = run_cli(
+        capsys, "data", "check", "--dataset", "omniglot", "--data-root", tmp_path
+    )
+    assert code == 1 and "images_background.zip" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--preset", "miniimagenet-5w1s", "--out", "{tmp}/r"], "not available yet"),
+        (
+            ["train", "--dataset", "synthetic", "--ways", "50", "--out", "{tmp}/r"],
+            "50-way tasks need at least 50 classes",
+        ),
+        (
+            [
+                "train",
+                "--dataset",
+                "synthetic",
+                "--shots",
+                "15",
+                "--queries",
+                "15",
+                "--out",
+                "{tmp}/r",
+            ],
+            "15 shots + 15 queries = 30 images per class",
+        ),
+        (
+            ["train", "--dataset", "omniglot", "--data-root", "{tmp}/nothing", "--out", "{tmp}/r"],
+            "images_background.zip",
+        ),
+        (["evaluate", "--run", "{tmp}/missing"], "not a cxgrad run directory"),
+        (
+            ["train", "--dataset", "synthetic", "--inner-lr", "-1", "--out", "{tmp}/r"],
+            "--inner-lr must be > 0",
+        ),
+    ],
+)
+def test_bad_input_gives_one_clear_line_not_a_traceback(
+    tmp_path, capsys, monkeypatch, args, message
+):
+    # no network here, and none needed: make a download attempt fail at once
+    import cxgrad.data.omniglot as omniglot
+
+    def offline(*_a, **_k):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(omniglot, "download_url", offline, raising=False)
+    code, _, err = run_cli(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert code == 2
+    error = err[err.index("cxgrad: error:") :]
+    assert message in error
+    assert "Traceback" not in err
+
+
+def test_unknown_method_and_preset_are_rejected_by_the_parser(capsys):
+    for args in (
+        ["train", "--method", "reptile", "--out", "x"],
+        ["train", "--preset", "nope", "--out", "x"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        assert exit_info.value.code == 2
+        assert "invalid choice" in capsys.readouterr().err
+
+
+def test_console_script_help():
+    out = subprocess.run(
+        [sys.executable, "-m", "cxgrad", "train", "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for option in (
+        "--preset",
+        "--method",
+        "--inner-lr",
+        "--context-lr",
+        "--resume",
+        "--first-order",
+        "--context-scheme",
+    ):
+        assert option in out

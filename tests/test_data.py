@@ -1,0 +1,514 @@
+"""Data layer: Omniglot (real and fake layouts), synthetic glyphs, episodes, registry, paths.
+
+The real Omniglot is read from the ``shared/data`` folder next to the repository clone (never
+copied into it), through the ``omniglot_root`` fixture of ``conftest.py``. Loader edge cases
+run on a tiny fake Omniglot written to ``tmp_path``, with the expected official layout
+monkeypatched to match, so they take milliseconds.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cxgrad.data import (
+    DATASETS,
+    ClassImages,
+    EpisodeSampler,
+    check_dataset,
+    load_dataset,
+    load_omniglot,
+    load_synthetic,
+    resolve_data_root,
+)
+from cxgrad.data import omniglot as omniglot_module
+from cxgrad.errors import ConfigError, DataError
+
+URL = omniglot_module.OFFICIAL_URL
+
+# ------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def omniglot_alphabet(omniglot_root: Path):
+    return load_omniglot(omniglot_root, progress=False)
+
+
+@pytest.fixture(scope="module")
+def omniglot_maml(omniglot_root: Path):
+    return load_omniglot(omniglot_root, split="maml", progress=False)
+
+
+# A fake Omniglot: 2 background alphabets, 7 evaluation alphabets (5 for val, 2 for test).
+FAKE_LAYOUT = {
+    "images_background": {"Alpha": 2, "Beta": 1},
+    "images_evaluation": {f"Eval{i}": 1 + i % 2 for i in range(7)},
+}
+FAKE_SIZE = 12
+
+
+@pytest.fixture
+def fake_layout(monkeypatch: pytest.MonkeyPatch) -> dict:
+    monkeypatch.setattr(omniglot_module, "OFFICIAL_LAYOUT", FAKE_LAYOUT)
+    return FAKE_LAYOUT
+
+
+def fake_files(part: str) -> dict[str, bytes]:
+    """Zip member name -> PNG bytes; each image unique and a pure function of its path."""
+    files = {}
+    for alphabet, n_chars in FAKE_LAYOUT[part].items():
+        for c in range(1, n_chars + 1):
+            for j in range(1, 21):
+                name = f"{part}/{alphabet}/character{c:02d}/{c:04d}_{j:02d}.png"
+                rng = np.random.default_rng(zlib.crc32(name.encode()))
+                ink = rng.random((FAKE_SIZE, FAKE_SIZE)) > 0.2  # 1-bit, like the official PNGs
+                buffer = io.BytesIO()
+                Image.fromarray(ink).save(buffer, format="PNG")
+                files[name] = buffer.getvalue()
+    return files
+
+
+def write_fake(root: Path, as_zip: bool, parts=omniglot_module.PARTS) -> Path:
+    """Write the fake parts under ``root/omniglot`` as zips or extracted folders."""
+    folder = root / "omniglot"
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        files = fake_files(part)
+        if as_zip:
+            with zipfile.ZipFile(folder / f"{part}.zip", "w") as archive:
+                for name, data in files.items():
+                    archive.writestr(name, data)
+        else:
+            for name, data in files.items():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(data)
+    return folder
+
+
+def forbid_download(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Make every download fail like an offline machine; returns the recorded calls."""
+    import torchvision.datasets.utils
+
+    calls = []
+
+    def offline(url, root, filename=None, md5=None, **kwargs):
+        calls.append((url, root, filename, md5))
+        partial = Path(root) / filename
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"half a download")  # must be cleaned up by the loader
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(torchvision.datasets.utils, "download_url", offline)
+    return calls
+
+
+# ------------------------------------------------------------------------- real Omniglot
+
+
+def alphabets(classes: ClassImages) -> set[str]:
+    return {name.split("/")[0] for name in classes.class_names}
+
+
+def test_real_alphabet_split(omniglot_alphabet) -> None:
+    train, val, test = (omniglot_alphabet.split(k) for k in ("train", "val", "test"))
+    assert train.num_classes == 964
+    assert val.num_classes + test.num_classes == 659
+    assert (len(alphabets(train)), len(alphabets(val)), len(alphabets(test))) == (30, 5, 15)
+    assert alphabets(val) == set(sorted(alphabets(val) | alphabets(test))[:5])
+    assert not alphabets(train) & alphabets(val)
+    assert not alphabets(train) & alphabets(test)
+    assert not alphabets(val) & alphabets(test)
+    names = [set(s.class_names) for s in (train, val, test)]
+    assert sum(map(len, names)) == len(set.union(*names)) == 1623
+    for split in (train, val, test):
+        assert split.counts.eq(20).all()
+        assert split.image_shape == (1, 28, 28)
+        assert split.images.dtype == torch.uint8
+        assert not split.rotations
+    assert int(train.images.min()) == 0 and int(train.images.max()) == 255
+    assert train.images.float().mean() > 200  # white background, dark ink
+    assert omniglot_alphabet.info["split"] == "alphabet"
+    assert "alphabet" in omniglot_alphabet.description
+
+
+def test_real_maml_split(omniglot_maml, omniglot_root: Path) -> None:
+    train, val, test = (omniglot_maml.split(k) for k in ("train", "val", "test"))
+    assert [s.num_base_classes for s in (train, val, test)] == [1100, 100, 423]
+    assert [s.num_classes for s in (train, val, test)] == [4400, 400, 1692]
+    assert omniglot_maml.info["rotations"] is True
+    names = [set(s.class_names) for s in (train, val, test)]
+    assert len(set.union(*names)) == 1623
+    assert not names[0] & names[1] and not names[0] & names[2] and not names[1] & names[2]
+    # Membership is fixed by the seed; pinned so that an accidental change is noticed.
+    again = load_omniglot(omniglot_root, split="maml", rotations=False, progress=False)
+    assert again.split("test").class_names == test.class_names
+    assert not again.split("train").rotations
+    assert val.class_names[:3] == [
+        "Alphabet_of_the_Magi/character12",
+        "Angelic/character03",
+        "Angelic/character08",
+    ]
+
+
+def test_real_second_load_is_cached(
+    omniglot_alphabet, omniglot_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("images were decoded again")
+
+    monkeypatch.setattr(omniglot_module, "_decode_part", no_decoding)
+    again = load_dataset("omniglot", data_root=omniglot_root, progress=False)
+    assert torch.equal(again.split("val").images, omniglot_alphabet.split("val").images)
+    check = check_dataset("omniglot", omniglot_root)
+    assert check.ok, check.message
+    assert "964 characters" in check.message and "659 characters" in check.message
+
+
+def test_real_rotated_episodes(omniglot_maml) -> None:
+    sampler = EpisodeSampler(omniglot_maml.split("train"), ways=20, shots=1, queries=5)
+    batch = sampler.batch(0, 2)
+    assert batch.x_support.shape == (2, 20, 1, 28, 28)
+    assert batch.x_query.shape == (2, 100, 1, 28, 28)
+
+
+# ---------------------------------------------------------------- fake Omniglot: loading
+
+
+def test_zip_and_folder_give_identical_tensors(fake_layout, tmp_path: Path) -> None:
+    write_fake(tmp_path / "zipped", as_zip=True)
+    write_fake(tmp_path / "folders", as_zip=False)
+    zipped = load_omniglot(tmp_path / "zipped", image_size=8, progress=False)
+    folders = load_omniglot(tmp_path / "folders", image_size=8, progress=False)
+    assert "zip" in zipped.info["sources"]["images_background"]
+    assert "extracted folder" in folders.info["sources"]["images_background"]
+    for key in ("train", "val", "test"):
+        assert zipped.split(key).class_names == folders.split(key).class_names
+        assert torch.equal(zipped.split(key).images, folders.split(key).images)
+    assert zipped.image_shape == (1, 8, 8)
+    assert alphabets(zipped.split("val")) == {f"Eval{i}" for i in range(5)}
+    assert alphabets(zipped.split("test")) == {"Eval5", "Eval6"}
+
+
+def test_doubly_nested_extraction_is_found(fake_layout, tmp_path: Path) -> None:
+    folder = write_fake(tmp_path / "inner", as_zip=False)
+    (tmp_path / "omniglot").mkdir()
+    for part in omniglot_module.PARTS:  # as "unzip x.zip -d x" leaves it: x/x/<Alphabet>
+        (tmp_path / "omniglot" / part).mkdir()
+        (folder / part).rename(tmp_path / "omniglot" / part / part)
+    dataset = load_omniglot(tmp_path, image_size=8, progress=False)
+    assert dataset.split("train").num_classes == 3
+
+
+def test_folder_is_preferred_over_zip(fake_layout, tmp_path: Path) -> None:
+    folder = write_fake(tmp_path, as_zip=False)
+    for part in omniglot_module.PARTS:
+        (folder / f"{part}.zip").write_bytes(b"not a zip")  # would fail if it were read
+    dataset = load_omniglot(tmp_path, image_size=8, progress=False)
+    assert dataset.split("train").num_classes == 3
+
+
+def test_missing_data_and_failed_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    calls = forbid_download(monkeypatch)
+    with pytest.raises(DataError) as error:
+        load_omniglot(tmp_path, progress=False)
+    message = str(error.value)
+    folder = tmp_path / "omniglot"
+    for part in omniglot_module.PARTS:
+        assert f"{part}.zip" in message
+        assert str(folder / f"{part}.zip") in message
+        assert str(folder / part) in message  # the extracted-folder alternative
+        assert f"{URL}{part}.zip" in message
+        assert not (folder / f"{part}.zip").exists()  # the partial download was removed
+    assert "--data-root" in message and "CXGRAD_DATA_ROOT" in message
+    assert "Network is unreachable" in message
+    assert {c[0] for c in calls} == {f"{URL}images_background.zip", f"{URL}images_evaluation.zip"}
+    assert {c[3] for c in calls} == set(omniglot_module.OFFICIAL_MD5.values())
+
+
+def test_download_false_never_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    calls = forbid_download(monkeypatch)
+    with pytest.raises(DataError, match="download=False"):
+        load_omniglot(tmp_path, download=False, progress=False)
+    assert calls == []
+
+
+def test_download_fetches_only_missing_part(
+    fake_layout, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_fake(tmp_path, as_zip=True, parts=["images_background"])
+    fetched = []
+
+    def fake_download(url, root, filename=None, md5=None, **kwargs):
+        fetched.append(filename)
+        write_fake(Path(root).parent, as_zip=True, parts=[filename.removesuffix(".zip")])
+
+    monkeypatch.setattr(omniglot_module, "download_url", fake_download)  # the module's hook
+    dataset = load_omniglot(tmp_path, image_size=8, progress=False)
+    assert fetched == ["images_evaluation.zip"]
+    assert dataset.split("test").num_classes == 3
+
+
+def test_missing_alphabet_is_named(fake_layout, tmp_path: Path) -> None:
+    folder = write_fake(tmp_path, as_zip=False)
+    for png in (folder / "images_background" / "Beta").rglob("*.png"):
+        png.unlink()
+    with pytest.raises(DataError) as error:
+        load_omniglot(tmp_path, progress=False)
+    message = str(error.value)
+    assert "alphabets missing (1 of 2): Beta" in message
+    assert str(folder / "images_background") in message
+    assert "images_background.zip" in message  # how to fix
+
+
+def test_short_character_is_named(fake_layout, tmp_path: Path) -> None:
+    folder = write_fake(tmp_path, as_zip=True)
+    archive_path = folder / "images_evaluation.zip"
+    files = fake_files("images_evaluation")
+    del files["images_evaluation/Eval3/character02/0002_07.png"]
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    with pytest.raises(DataError) as error:
+        load_omniglot(tmp_path, progress=False)
+    assert "Eval3/character02 (19 images)" in str(error.value)
+    assert str(archive_path) in str(error.value)
+
+
+def test_corrupt_png_in_folder_is_named(fake_layout, tmp_path: Path) -> None:
+    folder = write_fake(tmp_path, as_zip=False)
+    bad = folder / "images_background" / "Alpha" / "character02" / "0002_05.png"
+    bad.write_bytes(b"\x89PNG garbage")
+    with pytest.raises(DataError) as error:
+        load_omniglot(tmp_path, progress=False)
+    assert str(bad) in str(error.value)
+    assert "download" in str(error.value)
+
+
+def test_corrupt_png_in_zip_is_named(fake_layout, tmp_path: Path) -> None:
+    folder = write_fake(tmp_path, as_zip=True)
+    files = fake_files("images_background")
+    member = "images_background/Beta/character01/0001_11.png"
+    files[member] = files[member][:40]  # truncated image
+    with zipfile.ZipFile(folder / "images_background.zip", "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    with pytest.raises(DataError) as error:
+        load_omniglot(tmp_path, progress=False)
+    assert f"{member} inside {folder / 'images_background.zip'}" in str(error.value)
+
+
+def test_corrupt_zip_is_named(fake_layout, tmp_path: Path) -> None:
+    folder = write_fake(tmp_path, as_zip=True)
+    archive = folder / "images_evaluation.zip"
+    archive.write_bytes(archive.read_bytes()[:1000])  # truncated download
+    with pytest.raises(DataError) as error:
+        load_omniglot(tmp_path, progress=False)
+    assert str(archive) in str(error.value)
+    assert "not a readable zip" in str(error.value)
+
+
+def test_check_omniglot_reports_without_downloading(
+    fake_layout, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = forbid_download(monkeypatch)
+    missing = check_dataset("omniglot", tmp_path / "nothing")
+    assert not missing.ok
+    assert "MISSING" in missing.message and f"{URL}images_evaluation.zip" in missing.message
+    write_fake(tmp_path, as_zip=True)
+    good = check_dataset("omniglot", tmp_path)
+    assert good.ok, good.message
+    assert "OK, 2 alphabets, 3 characters, 60 images" in good.message
+    bad = tmp_path / "omniglot" / "images_evaluation.zip"
+    bad.write_bytes(b"garbage")
+    broken = check_dataset("omniglot", tmp_path)
+    assert not broken.ok and str(bad) in broken.message
+    assert calls == []
+
+
+def test_omniglot_rejects_bad_options(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="alphabet, maml"):
+        load_omniglot(tmp_path, split="vinyals", progress=False)
+    with pytest.raises(DataError, match="image_size"):
+        load_omniglot(tmp_path, image_size=0, progress=False)
+
+
+# ------------------------------------------------------------------------------ data root
+
+
+def test_resolve_data_root_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("CXGRAD_DATA_ROOT", raising=False)
+    assert resolve_data_root(None) == tmp_path / "home" / ".cache" / "cxgrad" / "data"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert resolve_data_root(None) == tmp_path / "xdg" / "cxgrad" / "data"
+    monkeypatch.setenv("CXGRAD_DATA_ROOT", str(tmp_path / "env"))
+    assert resolve_data_root(None) == tmp_path / "env"
+    assert resolve_data_root(tmp_path / "arg") == tmp_path / "arg"
+    assert resolve_data_root("~/data") == tmp_path / "home" / "data"
+
+
+# ------------------------------------------------------------------------------ synthetic
+
+
+def test_synthetic_is_deterministic_and_prefix_stable() -> None:
+    small = load_synthetic((10, 3, 4), images_per_class=5)
+    large = load_synthetic((50, 3, 4), images_per_class=20)
+    again = load_synthetic((10, 3, 4), images_per_class=5)
+    for key in ("train", "val", "test"):
+        assert torch.equal(small.split(key).images, again.split(key).images)
+    first_ten = large.split("train").images.view(50, 20, 1, 28, 28)[:10, :5]
+    assert torch.equal(small.split("train").images.view(10, 5, 1, 28, 28), first_ten)
+    assert not torch.equal(
+        small.split("train").take(0, torch.arange(5)), small.split("val").take(0, torch.arange(5))
+    )
+    other_seed = load_synthetic((10, 3, 4), images_per_class=5, seed=1)
+    assert not torch.equal(small.split("train").images, other_seed.split("train").images)
+
+
+def test_synthetic_shapes_and_polarity() -> None:
+    dataset = load_synthetic((4, 2, 3), images_per_class=6, image_size=20)
+    train = dataset.split("train")
+    assert train.images.shape == (24, 1, 20, 20) and train.images.dtype == torch.uint8
+    assert train.counts.tolist() == [6] * 4
+    assert [dataset.split(k).num_classes for k in ("val", "test")] == [2, 3]
+    assert int(train.images.max()) == 255 and int(train.images.min()) < 50
+    assert train.images.float().mean() > 180  # white background, dark ink
+
+
+def nearest_neighbour_accuracy(classes: ClassImages, tasks: int = 100) -> float:
+    batch = EpisodeSampler(classes, ways=5, shots=1, queries=5, split_name="test").batch(0, tasks)
+    distances = torch.cdist(batch.x_query.flatten(2), batch.x_support.flatten(2))
+    predicted = batch.y_support.gather(1, distances.argmin(-1))
+    return (predicted == batch.y_query).float().mean().item()
+
+
+def test_synthetic_classes_are_learnable_but_not_trivial() -> None:
+    accuracy = nearest_neighbour_accuracy(load_synthetic((8, 8, 40)).split("test"))
+    assert 0.4 < accuracy < 0.9  # chance is 0.2; measured about 0.55-0.62 across seeds
+
+
+def test_synthetic_rejects_bad_options() -> None:
+    with pytest.raises(DataError, match="num_classes"):
+        load_synthetic((10, 0, 5))
+    with pytest.raises(DataError, match="images_per_class"):
+        load_synthetic(images_per_class=1)
+
+
+# ------------------------------------------------------------------------------- episodes
+
+
+@pytest.fixture
+def unique_classes() -> ClassImages:
+    """10 classes x 6 distinct random images, so every image identifies (class, index)."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (60, 1, 5, 5), dtype=torch.uint8, generator=generator)
+    assert len({bytes(im.flatten().tolist()) for im in images}) == 60
+    offsets = torch.arange(11) * 6
+    return ClassImages(images, offsets, [f"class{c}" for c in range(10)])
+
+
+def image_ids(classes: ClassImages) -> dict[bytes, tuple[int, int]]:
+    return {
+        bytes(classes.images[row].flatten().tolist()): (row // 6, row % 6)
+        for row in range(len(classes.images))
+    }
+
+
+def to_key(image: torch.Tensor) -> bytes:
+    return bytes(image.mul(255).round().to(torch.uint8).flatten().tolist())
+
+
+def test_same_task_index_gives_identical_tasks(unique_classes: ClassImages) -> None:
+    first = EpisodeSampler(unique_classes, ways=5, shots=2, queries=3, seed=7).batch(10, 4)
+    second = EpisodeSampler(unique_classes, ways=5, shots=2, queries=3, seed=7).batch(10, 4)
+    assert torch.equal(first.x_support, second.x_support)
+    assert torch.equal(first.x_query, second.x_query)
+    shifted = EpisodeSampler(unique_classes, ways=5, shots=2, queries=3, seed=7).batch(11, 4)
+    assert not torch.equal(first.x_support[0], shifted.x_support[0])
+    other_split = EpisodeSampler(unique_classes, 5, 2, 3, seed=7, split_name="val").batch(10, 4)
+    assert not torch.equal(first.x_support, other_split.x_support)
+
+
+def test_episode_labels_shapes_and_disjointness(unique_classes: ClassImages) -> None:
+    ways, shots, queries = 4, 2, 3
+    batch = EpisodeSampler(unique_classes, ways, shots, queries).batch(0, 8)
+    assert batch.x_support.shape == (8, ways * shots, 1, 5, 5)
+    assert batch.x_query.shape == (8, ways * queries, 1, 5, 5)
+    assert batch.y_support.dtype == torch.int64
+    assert float(batch.x_support.min()) >= 0.0 and float(batch.x_support.max()) <= 1.0
+    ids = image_ids(unique_classes)
+    for b in range(len(batch)):
+        assert torch.bincount(batch.y_support[b]).tolist() == [shots] * ways
+        assert torch.bincount(batch.y_query[b]).tolist() == [queries] * ways
+        support = [ids[to_key(x)] for x in batch.x_support[b]]
+        query = [ids[to_key(x)] for x in batch.x_query[b]]
+        assert not set(support) & set(query)
+        assert len(set(support + query)) == ways * (shots + queries)
+        for label in range(ways):  # one class per label, the same in support and query
+            in_support = {
+                support[i][0] for i in range(len(support)) if batch.y_support[b, i] == label
+            }
+            in_query = {query[i][0] for i in range(len(query)) if batch.y_query[b, i] == label}
+            assert len(in_support) == 1 and in_support == in_query
+
+
+def test_episode_sampler_rejects_impossible_tasks(unique_classes: ClassImages) -> None:
+    with pytest.raises(DataError, match="has only 10"):
+        EpisodeSampler(unique_classes, ways=11, shots=1, queries=1)
+    with pytest.raises(DataError, match="only 6 images"):
+        EpisodeSampler(unique_classes, ways=5, shots=3, queries=4)
+
+
+def test_rotated_classes_are_rotated_images(unique_classes: ClassImages) -> None:
+    rotated = ClassImages(
+        unique_classes.images, unique_classes.offsets, unique_classes.class_names, True
+    )
+    assert rotated.num_classes == 40
+    assert rotated.class_name(13) == "class3@rot90"
+    picks = torch.arange(6)
+    for turns in range(4):
+        expected = torch.rot90(unique_classes.take(3, picks), turns, dims=(2, 3))
+        assert torch.equal(rotated.take(3 + 10 * turns, picks), expected)
+    images, chosen = EpisodeSampler(rotated, ways=10, shots=1, queries=1).task_uint8(0)
+    for row, c in zip(images, chosen.tolist(), strict=True):
+        base = unique_classes.take(c % 10, picks)
+        originals = {bytes(x.flatten().tolist()) for x in base}
+        for image in row:
+            unrotated = torch.rot90(image, -(c // 10), dims=(1, 2))
+            assert bytes(unrotated.flatten().tolist()) in originals
+
+
+# ------------------------------------------------------------------------------- registry
+
+
+def test_registry_names() -> None:
+    assert set(DATASETS) == {
+        "omniglot",
+        "synthetic",
+        "miniimagenet",
+        "tieredimagenet",
+        "cub",
+        "cifarfs",
+    }
+    with pytest.raises(ConfigError, match="unknown dataset 'imagenet'.*omniglot.*miniimagenet"):
+        load_dataset("imagenet")
+    with pytest.raises(ConfigError, match="miniimagenet is not available yet.*omniglot, synthetic"):
+        load_dataset("miniimagenet")
+
+
+def test_load_dataset_dispatches_and_checks_options(tmp_path: Path) -> None:
+    dataset = load_dataset(
+        "Synthetic", data_root=tmp_path, image_size=16, num_classes=(3, 2, 2), seed=None
+    )
+    assert dataset.name == "synthetic" and dataset.image_shape == (1, 16, 16)
+    with pytest.raises(ConfigError, match="does not take option.*rotations"):
+        load_dataset("synthetic", rotations=True)
+    assert check_dataset("synthetic").ok
