@@ -8,6 +8,7 @@ import sys
 from dataclasses import fields
 
 from cxgrad.config import PRESETS, TrainConfig, build_config
+from cxgrad.device import EXECUTION_PATHS
 from cxgrad.errors import CxGradError
 from cxgrad.meta.config import CONTEXT_SCHEMES, METHODS
 
@@ -91,6 +92,13 @@ def _train_parser(sub) -> None:
     p.add_argument("--out", required=True, help="run directory to create or resume")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument(
+        "--path",
+        choices=EXECUTION_PATHS,
+        default="auto",
+        help="compute a meta-batch task by task (sequential) or all at once with "
+        "vmap (batched); auto: batched on a GPU, sequential on a CPU",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_train)
 
@@ -121,6 +129,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             resume=args.resume,
             data_root=args.data_root,
             device=args.device,
+            path=args.path,
             progress=not args.no_progress,
         )
     except KeyboardInterrupt:
@@ -157,6 +166,12 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument(
+        "--path",
+        choices=EXECUTION_PATHS,
+        default="auto",
+        help="adapt tasks one by one (sequential) or several at once (batched)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_evaluate)
 
@@ -171,6 +186,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         data_root=args.data_root,
         device=args.device,
+        path=args.path,
         progress=not args.no_progress and not args.json,
     )
     if args.json:

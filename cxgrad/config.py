@@ -234,7 +234,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         for k in (1, 5)
         for b in (0.01, 0.1)
     },
-    # Omniglot, sized for a 2-core CPU (the README's result): about 10 minutes per method.
+    # Omniglot, sized for a 2-core CPU (the README's result): about 15 minutes per method.
     "omniglot-5w1s-cpu": dict(
         dataset="omniglot",
         ways=5,
@@ -243,9 +243,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         image_size=28,
         filters=32,
         meta_batch=4,
-        iterations=1000,
-        val_every=100,
-        val_tasks=100,
+        iterations=3000,
+        val_every=250,
+        val_tasks=200,
         keep_best=5,
     ),
     # Omniglot in the protocol of MAML/MAML++ (1200/423 characters, rotations), paper sizes.

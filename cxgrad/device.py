@@ -17,3 +17,20 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available; use --device cpu")
     return device
+
+
+EXECUTION_PATHS = ("auto", "sequential", "batched")
+
+
+def use_batched_path(path: str, device: torch.device) -> bool:
+    """Whether to compute a meta-batch with ``vmap`` (batched) or task by task.
+
+    ``auto`` picks what ``benchmarks/throughput.py`` measured to be faster: the batched path
+    on a GPU, where a Python loop over tasks leaves the device idle, and the sequential path
+    on a CPU, where grouped convolutions are slower than a loop of ordinary ones.
+    """
+    if path not in EXECUTION_PATHS:
+        raise ConfigError(f"--path must be one of {', '.join(EXECUTION_PATHS)}, got {path!r}")
+    if path == "auto":
+        return device.type == "cuda"
+    return path == "batched"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cxgrad.checkpoint import load_checkpoint
-from cxgrad.device import resolve_device
+from cxgrad.device import resolve_device, use_batched_path
 from cxgrad.errors import ConfigError
 from cxgrad.evaluate import EvalResult, evaluate
 from cxgrad.run_dir import RunDir
@@ -45,6 +45,7 @@ def evaluate_run(
     data_root: str | Path | None = None,
     device: str | None = "auto",
     progress: bool = True,
+    path: str = "auto",
 ) -> EvalResult:
     run = RunDir(Path(run_dir))
     config = run.read_config()
@@ -53,13 +54,15 @@ def evaluate_run(
     paths = select_checkpoints(run, ensemble)
     models = [load_checkpoint(p, config)["params"] for p in paths]
     dataset = load_config_dataset(config, data_root, progress)
-    sampler = samplers(config, dataset)[split]
+    torch_device = resolve_device(device)
+    sampler = samplers(config, dataset, torch_device)[split]
     return evaluate(
         build_learner(config),
         models,
         sampler,
         tasks=tasks,
-        device=resolve_device(device),
+        device=torch_device,
         progress=progress,
+        batched=use_batched_path(path, torch_device),
         description=f"{split} ({len(models)} model{'s' if len(models) > 1 else ''})",
     )

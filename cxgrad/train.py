@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from cxgrad.checkpoint import load_checkpoint, save_checkpoint
 from cxgrad.config import TrainConfig
 from cxgrad.data import EpisodeSampler, FewShotDataset, load_dataset
-from cxgrad.device import resolve_device
+from cxgrad.device import resolve_device, use_batched_path
 from cxgrad.errors import DataError, TrainingDiverged
 from cxgrad.evaluate import evaluate
 from cxgrad.meta.learner import MetaLearner, Params
@@ -48,12 +48,18 @@ def load_config_dataset(
     return load_dataset(config.dataset, data_root, image_size=config.image_size, **options)
 
 
-def samplers(config: TrainConfig, dataset: FewShotDataset) -> dict[str, EpisodeSampler]:
+def samplers(
+    config: TrainConfig, dataset: FewShotDataset, device: torch.device | None = None
+) -> dict[str, EpisodeSampler]:
     """Training tasks follow the run's seed; validation and test tasks use ``task_seed``,
-    so every run (any method, any seed) is validated and tested on the same tasks."""
+    so every run (any method, any seed) is validated and tested on the same tasks.
+
+    On a GPU the uint8 images move to it once, and episodes are assembled there.
+    """
+    on_device = device is not None and device.type == "cuda"
     return {
         split: EpisodeSampler(
-            dataset.split(split),
+            dataset.split(split).to(device) if on_device else dataset.split(split),
             config.ways,
             config.shots,
             config.queries,
@@ -86,16 +92,18 @@ class Trainer:
         device: str | None = "auto",
         progress: bool = True,
         dataset: FewShotDataset | None = None,
+        path: str = "auto",
     ) -> None:
         self.run = RunDir(Path(out))
         self.run.check_start(config, resume)
         self.config = config
         self.device = resolve_device(device)
+        self.batched = use_batched_path(path, self.device)
         self.progress = progress
         # Load and check the data before writing anything, so a failure leaves no half run.
         self.dataset = dataset or load_config_dataset(config, data_root, progress)
         _check_image_shape(self.config, self.dataset)
-        self.samplers = samplers(self.config, self.dataset)
+        self.samplers = samplers(self.config, self.dataset, self.device)
         self.run.write_config(config)
         self.learner = build_learner(self.config)
         params = self.learner.init_params(self.config.seed)
@@ -139,7 +147,9 @@ class Trainer:
         b = self.config.meta_batch
         batch = self.samplers["train"].batch(self.iteration * b, b).to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
-        loss, accuracy = self.learner.meta_batch_loss(self.params, batch, training=True)
+        loss, accuracy = self.learner.meta_batch_loss(
+            self.params, batch, training=True, batched=self.batched
+        )
         self._check_finite(loss)
         loss.backward()
         self._check_finite(loss, gradients=True)
@@ -182,6 +192,7 @@ class Trainer:
             tasks=self.config.val_tasks,
             device=self.device,
             progress=False,
+            batched=self.batched,
         )
         return result.accuracy
 
@@ -256,7 +267,13 @@ def train(
     device: str | None = "auto",
     progress: bool = True,
     dataset: FewShotDataset | None = None,
+    path: str = "auto",
 ) -> TrainResult:
-    """Meta-train ``config`` into run directory ``out`` (see ``Trainer``)."""
-    trainer = Trainer(config, out, resume, data_root, device, progress, dataset)
+    """Meta-train ``config`` into run directory ``out`` (see ``Trainer``).
+
+    ``path`` chooses how a meta-batch is computed (``sequential``, ``batched`` or ``auto``,
+    see ``cxgrad.device.use_batched_path``); it changes speed, not the maths, but float
+    rounding differs between paths, so resume a run with the path it started with.
+    """
+    trainer = Trainer(config, out, resume, data_root, device, progress, dataset, path)
     return trainer.train()

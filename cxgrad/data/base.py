@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from cxgrad.errors import DataError
@@ -76,6 +77,26 @@ class ClassImages:
     def class_count(self, c: int) -> int:
         base, _ = self._base_and_turns(c)
         return int(self.counts[base])
+
+    def to(self, device: torch.device | str) -> ClassImages:
+        """The same classes with the images on ``device`` (offsets stay on the CPU)."""
+        return ClassImages(self.images.to(device), self.offsets, self.class_names, self.rotations)
+
+    def gather(self, classes: np.ndarray, picks: np.ndarray) -> torch.Tensor:
+        """uint8 ``[B, N, M, C, H, W]`` images for class ids ``classes [B, N]`` and
+        within-class indices ``picks [B, N, M]``, in one indexing op on the images' device;
+        rotated classes are rotated afterwards, one ``rot90`` per quarter-turn count."""
+        classes = np.asarray(classes, dtype=np.int64)
+        base = classes % self.num_base_classes
+        turns = classes // self.num_base_classes
+        rows = self.offsets.numpy()[base][..., None] + np.asarray(picks, dtype=np.int64)
+        index = torch.from_numpy(rows.reshape(-1)).to(self.images.device)
+        images = self.images[index].view(*rows.shape, *self.images.shape[1:])
+        for k in range(1, 4) if self.rotations else ():
+            mask = torch.from_numpy(turns == k).to(self.images.device)
+            if bool(mask.any()):
+                images[mask] = torch.rot90(images[mask], k, dims=(-2, -1))
+        return images
 
     def take(self, c: int, indices: torch.Tensor) -> torch.Tensor:
         """uint8 images ``indices`` of class ``c`` (rotated if ``c`` is a rotated class)."""

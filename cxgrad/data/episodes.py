@@ -94,31 +94,43 @@ class EpisodeSampler:
             np.random.PCG64(np.random.SeedSequence([self.seed, self._split_code, index]))
         )
 
-    def task_uint8(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Task ``index`` as uint8 images ``[N, K+Q, C, H, W]`` and the N class ids chosen.
-
-        Row ``n`` holds the images of label ``n``: the classes come in random order, so
-        label 0 is a different class in every task.
-        """
+    def task_picks(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Task ``index`` as the N class ids chosen and the ``[N, K+Q]`` image indices
+        within each class. Row ``n`` is label ``n``: the classes come in random order, so
+        label 0 is a different class in every task."""
         rng = self._rng(index)
         chosen = rng.choice(self.classes.num_classes, size=self.ways, replace=False)
-        rows = []
-        for c in chosen:
-            picks = rng.choice(self.classes.class_count(int(c)), self.shots + self.queries, False)
-            rows.append(self.classes.take(int(c), torch.from_numpy(picks)))
-        return torch.stack(rows), torch.from_numpy(chosen)
+        picks = np.stack(
+            [
+                rng.choice(self.classes.class_count(int(c)), self.shots + self.queries, False)
+                for c in chosen
+            ]
+        )
+        return chosen, picks
+
+    def task_uint8(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Task ``index`` as uint8 images ``[N, K+Q, C, H, W]`` and the N class ids chosen."""
+        chosen, picks = self.task_picks(index)
+        return self.classes.gather(chosen[None], picks[None])[0], torch.from_numpy(chosen)
 
     def batch(self, first: int, count: int) -> TaskBatch:
-        """Tasks ``first .. first+count-1`` stacked into one ``TaskBatch``."""
-        images = torch.stack([self.task_uint8(first + b)[0] for b in range(count)])
-        return self.split_images(images)
+        """Tasks ``first .. first+count-1`` stacked into one ``TaskBatch``.
+
+        The images are gathered in one indexing operation on the device that holds the
+        dataset (see ``ClassImages.to``), so on a GPU the episode is assembled there and
+        only a few hundred integers cross from the host.
+        """
+        drawn = [self.task_picks(first + b) for b in range(count)]
+        classes = np.stack([c for c, _ in drawn])
+        picks = np.stack([p for _, p in drawn])
+        return self.split_images(self.classes.gather(classes, picks))
 
     def split_images(self, images: torch.Tensor) -> TaskBatch:
         """uint8 ``[B, N, K+Q, C, H, W]`` -> float support/query tensors and labels."""
         b, n, _, c, h, w = images.shape
         k, q = self.shots, self.queries
         x = images.float().div_(255.0)
-        labels = torch.arange(n).view(1, n, 1)
+        labels = torch.arange(n, device=images.device).view(1, n, 1)
         return TaskBatch(
             x[:, :, :k].reshape(b, n * k, c, h, w),
             labels.expand(b, n, k).reshape(b, n * k),
