@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 
-from cxgrad.config import PRESETS, TrainConfig, build_config
+from cxgrad.config import BACKBONES, PRESETS, TrainConfig, build_config
 from cxgrad.device import EXECUTION_PATHS
 from cxgrad.errors import CxGradError
 from cxgrad.meta.config import CONTEXT_SCHEMES, METHODS
@@ -56,6 +57,11 @@ def _train_parser(sub) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), help="a configuration from the paper")
     p.add_argument("--method", choices=METHODS, help="meta-learning method (default cxgrad)")
     p.add_argument("--dataset", choices=DATASET_CHOICES, help="dataset (default omniglot)")
+    p.add_argument(
+        "--backbone",
+        choices=BACKBONES,
+        help="conv4 (default) or resnet12 (appendix B; --filters is its first width)",
+    )
     for flag, name, kind, text in TRAIN_OPTIONS:
         p.add_argument(flag, dest=name, type=kind, help=text)
     p.add_argument(
@@ -104,8 +110,6 @@ def _train_parser(sub) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from cxgrad.run_dir import RunDir
     from cxgrad.train import train
 
@@ -163,6 +167,12 @@ def _evaluate_parser(sub) -> None:
         help="average the logits of the K best validation checkpoints (paper: 5)",
     )
     p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.add_argument(
+        "--dataset",
+        choices=DATASET_CHOICES,
+        help="test on another dataset's split (cross-domain, Table 2); checkpoints "
+        "are still chosen by the run's own validation accuracy",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -188,9 +198,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         device=args.device,
         path=args.path,
         progress=not args.no_progress and not args.json,
+        dataset=args.dataset,
     )
     if args.json:
-        print(json.dumps(dict(result.to_dict(), run=str(args.run), split=args.split)))
+        from cxgrad.run_dir import RunDir
+
+        dataset = args.dataset or RunDir(Path(args.run)).read_config().dataset
+        where = {"run": str(args.run), "split": args.split, "dataset": dataset}
+        print(json.dumps(dict(result.to_dict(), **where)))
     else:
         print(result)
     return 0

@@ -14,7 +14,9 @@ from typing import Any
 
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
-from cxgrad.models.conv4 import Conv4Config
+from cxgrad.models import Backbone, Conv4Config, ResNet12Config
+
+BACKBONES = ("conv4", "resnet12")
 
 DATASET_CHANNELS = {
     "omniglot": 1,
@@ -42,6 +44,7 @@ class TrainConfig:
     split: str = "alphabet"
     rotations: bool | None = None
     # model
+    backbone: str = "conv4"
     filters: int = 64
     activation: str = "leaky_relu"
     # inner loop
@@ -99,19 +102,28 @@ class TrainConfig:
         self.meta_config()  # validates method and context scheme
         self.model_config()
 
-    def model_config(self) -> Conv4Config:
-        config = Conv4Config(
+    def model_config(self) -> Backbone:
+        """Conv4 (``filters`` per layer) or ResNet-12 (``filters`` channels in the first
+        block, doubled per block)."""
+        if self.backbone not in BACKBONES:
+            raise ConfigError(
+                f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}"
+            )
+        if self.activation not in ("leaky_relu", "relu"):
+            raise ConfigError(f"--activation must be leaky_relu or relu, got {self.activation!r}")
+        if self.image_size < 16:
+            raise ConfigError(
+                f"--image-size {self.image_size} is too small for four 2x2 max-pools (need >= 16)"
+            )
+        common = dict(
             ways=self.ways,
             in_channels=DATASET_CHANNELS[self.dataset],
             image_size=self.image_size,
-            filters=self.filters,
             activation=self.activation,
         )
-        if config.feature_size < 1:
-            raise ConfigError(f"--image-size {self.image_size} is too small for Conv4 (need >= 16)")
-        if self.activation not in ("leaky_relu", "relu"):
-            raise ConfigError(f"--activation must be leaky_relu or relu, got {self.activation!r}")
-        return config
+        if self.backbone == "resnet12":
+            return ResNet12Config(channels=self.filters, **common)
+        return Conv4Config(filters=self.filters, **common)
 
     def meta_config(self) -> MetaConfig:
         return MetaConfig(
@@ -155,6 +167,7 @@ class TrainConfig:
 # Options that define the network and what it computes; a checkpoint can only be loaded
 # into a run whose values match. (iterations, validation cadence and so on may differ.)
 ARCHITECTURE_KEYS = (
+    "backbone",
     "method",
     "dataset",
     "ways",
@@ -233,6 +246,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         f"miniimagenet-5w{k}s-beta{b}": _paper("miniimagenet", k, context_lr=b)
         for k in (1, 5)
         for b in (0.01, 0.1)
+    },
+    # Tables 6 and 7: ResNet-12 (appendix B; 64 channels doubled per block). The appendix
+    # gives no other hyperparameters for it, so appendix A's are used.
+    **{
+        f"{data}-5w{k}s-resnet12": _paper(data, k, backbone="resnet12", filters=64)
+        for data in ("miniimagenet", "tieredimagenet")
+        for k in (1, 5)
     },
     # Omniglot, sized for a 2-core CPU (the README's result): about 15 minutes per method.
     "omniglot-5w1s-cpu": dict(

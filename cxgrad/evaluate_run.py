@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cxgrad.checkpoint import load_checkpoint
+from cxgrad.config import DATASET_CHANNELS, TrainConfig
 from cxgrad.device import resolve_device, use_batched_path
 from cxgrad.errors import ConfigError
 from cxgrad.evaluate import EvalResult, evaluate
@@ -37,6 +38,19 @@ def select_checkpoints(run: RunDir, ensemble: int) -> list[Path]:
     return paths
 
 
+def _cross_domain(config: TrainConfig, dataset: str) -> TrainConfig:
+    """The run's configuration pointed at another dataset's splits, same image size."""
+    target = config.replace(dataset=dataset, split="alphabet", rotations=None)
+    source_channels = DATASET_CHANNELS[config.dataset]
+    if DATASET_CHANNELS[dataset] != source_channels:
+        raise ConfigError(
+            f"the run was trained on {config.dataset} ({source_channels} channel(s)); "
+            f"{dataset} has {DATASET_CHANNELS[dataset]}: cross-domain testing needs images "
+            "with the same number of channels"
+        )
+    return target
+
+
 def evaluate_run(
     run_dir: str | Path,
     tasks: int = 600,
@@ -46,16 +60,21 @@ def evaluate_run(
     device: str | None = "auto",
     progress: bool = True,
     path: str = "auto",
+    dataset: str | None = None,
 ) -> EvalResult:
+    """Test a run on ``split`` of its own dataset, or of ``dataset`` (cross-domain, as in
+    the paper's Table 2). The checkpoints are always chosen by the run's own validation
+    accuracy, so another domain's test data never influences model selection."""
     run = RunDir(Path(run_dir))
     config = run.read_config()
+    target = config if dataset in (None, config.dataset) else _cross_domain(config, dataset)
     if tasks < 1:
         raise ConfigError(f"--tasks must be >= 1, got {tasks}")
     paths = select_checkpoints(run, ensemble)
     models = [load_checkpoint(p, config)["params"] for p in paths]
-    dataset = load_config_dataset(config, data_root, progress)
+    data = load_config_dataset(target, data_root, progress)
     torch_device = resolve_device(device)
-    sampler = samplers(config, dataset, torch_device)[split]
+    sampler = samplers(target, data, torch_device)[split]
     return evaluate(
         build_learner(config),
         models,

@@ -7,6 +7,10 @@ import torch
 from cxgrad.meta import MetaConfig, MetaLearner
 from cxgrad.models import Conv4Config
 
+# torch refuses eps = 0 in training-mode BatchNorm; 1e-30 is zero to float64 next to the
+# variances in these tests, so "exact" invariance checks use it.
+NO_EPS = 1e-30
+
 
 def tiny_model(bn_eps: float = 1e-5, ways: int = 3) -> Conv4Config:
     """16x16 inputs survive four 2x2 pools (16 -> 1); 4 filters keep finite differences fast."""

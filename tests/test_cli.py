@@ -100,6 +100,43 @@ def test_train_and_evaluate_on_real_omniglot(tmp_path, capsys, omniglot_root):
     assert code == 0 and json.loads(out)["tasks"] == 5
 
 
+def test_cross_domain_evaluation(tmp_path, capsys, omniglot_root):
+    """Meta-train on synthetic glyphs, test on the real Omniglot (Table 2's protocol)."""
+    run = tmp_path / "glyphs"
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--dataset",
+        "synthetic",
+        "--image-size",
+        28,
+        "--iterations",
+        2,
+        "--out",
+        run,
+        *SMALL,
+    )
+    assert code == 0, err
+    code, out, _ = run_cli(
+        capsys,
+        "evaluate",
+        "--run",
+        run,
+        "--dataset",
+        "omniglot",
+        "--tasks",
+        4,
+        "--json",
+        "--data-root",
+        omniglot_root,
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert (result["dataset"], result["tasks"], result["ways"]) == ("omniglot", 4, 3)
+    code, _, err = run_cli(capsys, "evaluate", "--run", run, "--dataset", "cub")
+    assert code == 2 and "same number of channels" in err
+
+
 def test_data_check(capsys, omniglot_root, tmp_path):
     code, out, _ = run_cli(
         capsys, "data", "check", "--dataset", "omniglot", "--data-root", omniglot_root

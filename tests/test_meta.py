@@ -5,16 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import double_params, tiny_learner, tiny_model, tiny_task
+from helpers import NO_EPS, double_params, tiny_learner, tiny_model, tiny_task
 
 from cxgrad.errors import ConfigError
 from cxgrad.meta import InnerTrace, MetaConfig, gphi, implicit_gradient_scaling
 from cxgrad.models import conv4_forward
 
 CONVS = [f"conv{i}.weight" for i in range(1, 5)]
-# torch refuses eps = 0 in training-mode BatchNorm; 1e-30 is zero to float64 next to the
-# variances here, so "exact" checks use it.
-NO_EPS = 1e-30
 
 
 def query_loss(params, model, x, y):

@@ -137,8 +137,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, glyphs, monkeyp
     real = MetaLearner.meta_batch_loss
     calls = {"n": 0}
 
-    def poisoned(self, params, batch, training=True):
-        loss, acc = real(self, params, batch, training)
+    def poisoned(self, params, batch, training=True, batched=False):
+        loss, acc = real(self, params, batch, training, batched)
         calls["n"] += 1
         return (loss * float("nan") if calls["n"] == 5 else loss), acc
 

@@ -29,7 +29,7 @@ from torch.func import grad, vjp, vmap
 
 from cxgrad.meta.config import MetaConfig
 from cxgrad.meta.context import gphi, implicit_gradient_scaling, init_gphi
-from cxgrad.models.conv4 import Conv4Config, conv4_forward, init_conv4
+from cxgrad.models.backbone import HEAD_NAMES, Backbone
 
 Params = dict[str, torch.Tensor]
 
@@ -61,36 +61,38 @@ def cross_entropy_and_accuracy(
 class MetaLearner:
     """Configuration plus the pure functions of one meta-learning method."""
 
-    def __init__(self, model: Conv4Config, meta: MetaConfig) -> None:
+    def __init__(self, model: Backbone, meta: MetaConfig) -> None:
         self.model = model
         self.meta = meta
-        self.conv_names = model.conv_names()
-        head = ["head.weight", "head.bias"]
+        # The weights IGS rescales (every conv of Conv4; ResNet-12's block convs, not the
+        # skip convs), and the weights the inner loop adapts besides the head.
+        self.scaled_names = model.scaled_names()
+        body, head = model.body_names(), list(HEAD_NAMES)
         self.adapted_names: list[str] = {
-            "maml": self.conv_names + head,
+            "maml": body + head,
             "anil": head,
-            "boil": list(self.conv_names),
-            "cxgrad": self.conv_names + head,
+            "boil": body,
+            "cxgrad": body + head,
         }[meta.method]
 
     # ----------------------------------------------------------------- parameters
     def init_params(self, seed: int = 0) -> Params:
         """Meta-parameters theta (and phi for CxGrad), deterministic from ``seed``."""
         generator = torch.Generator().manual_seed(seed)
-        params = init_conv4(self.model, generator)
+        params = self.model.init(generator)
         if self.meta.method == "cxgrad":
             params.update(
                 init_gphi(
                     self.meta.context_dim,
                     self.meta.context_hidden,
-                    len(self.conv_names),
+                    len(self.scaled_names),
                     generator,
                 )
             )
         return params
 
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
-        return conv4_forward(params, x, self.model)
+        return self.model.forward(params, x)
 
     def _support_loss(self, adapted: Params, frozen: Params, x: torch.Tensor, y: torch.Tensor):
         loss, _ = cross_entropy_and_accuracy(self.forward({**frozen, **adapted}, x), y)
@@ -142,24 +144,25 @@ class MetaLearner:
     ) -> Params:
         """Algorithm 1, lines 5-15, for one task."""
         meta = self.meta
-        convs = self.conv_names
+        to_scale = self.scaled_names
         fast = {name: params[name] for name in self.adapted_names}
         frozen = {k: v for k, v in params.items() if k not in fast}
 
         def scale(nu: torch.Tensor, weights: Params) -> Params:
-            return implicit_gradient_scaling(weights, convs, gphi(frozen, nu))
+            return implicit_gradient_scaling(weights, to_scale, gphi(frozen, nu))
 
         def context_grad(weights: Params, nu: torch.Tensor):
             """Gradient of the support loss w.r.t. nu through IGS, and the scaled weights."""
             scaled, pullback = vjp(lambda n: scale(n, weights), nu)
             grads, loss = grad(self._support_loss, has_aux=True)(
-                {**fast_head(weights), **scaled}, frozen, x, y
+                {**unscaled(weights), **scaled}, frozen, x, y
             )
-            (g_nu,) = pullback({k: grads[k] for k in convs})
+            (g_nu,) = pullback({k: grads[k] for k in to_scale})
             return scaled, grads, g_nu, loss
 
-        def fast_head(weights: Params) -> Params:
-            return {k: v for k, v in weights.items() if k not in convs}
+        def unscaled(weights: Params) -> Params:
+            """The adapted weights IGS leaves alone (the head, ResNet-12 skip convs)."""
+            return {k: v for k, v in weights.items() if k not in to_scale}
 
         def reset_and_warm_up(weights: Params) -> torch.Tensor:
             # Lines 6-10: nu = 0, one support pass through IGS, one nu step. Its graph is
@@ -182,7 +185,7 @@ class MetaLearner:
                 _record(trace, grads, loss)
                 trace.gammas.append(gphi(frozen, nu).detach().tolist())
                 trace.context_updates += 1
-            current = {**fast_head(fast), **scaled}
+            current = {**unscaled(fast), **scaled}
             fast = {k: current[k] - meta.inner_lr * grads[k] for k in current}  # line 14
             nu = nu - meta.context_lr * g_nu
         return {**frozen, **fast}

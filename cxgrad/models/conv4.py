@@ -53,6 +53,24 @@ class Conv4Config:
     def conv_names(self) -> list[str]:
         return [f"conv{layer}.weight" for layer in range(1, self.layers + 1)]
 
+    # The Backbone interface (see cxgrad.models.backbone) ---------------------------
+    def body_names(self) -> list[str]:
+        """Weights that adapt in the inner loop besides the head (BN is meta-learned only)."""
+        return self.conv_names()
+
+    def scaled_names(self) -> list[str]:
+        """Weights that CxGrad's IGS rescales: every conv (each feeds a BatchNorm)."""
+        return self.conv_names()
+
+    def init(self, generator: torch.Generator | None = None) -> Params:
+        return init_conv4(self, generator)
+
+    def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        return conv4_forward(params, x, self)
+
+    def features(self, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
+        return conv4_features(params, x, self)
+
 
 def init_conv4(config: Conv4Config, generator: torch.Generator | None = None) -> Params:
     """Xavier-uniform conv and head weights, zero head bias, BN gamma 1 and beta 0."""
