@@ -41,13 +41,19 @@ class InnerTrace:
     ``grad_norms[s][name]`` is the L2 norm of the inner gradient of ``name`` at step s
     (for CxGrad, the gradient with respect to the scaled weight, the one that is applied).
     ``gammas[s]`` are CxGrad's scaling factors used at step s. ``context_updates`` counts
-    updates of nu, including the initial one without graph.
+    updates of nu, including the initial one without graph. With ``keep_points``,
+    ``points[s]`` holds the adapted tensors at which step s took its gradient (for CxGrad,
+    after IGS) and ``gradients[s]`` that gradient, detached: the loss-landscape analysis
+    (appendix C) probes the landscape around these points.
     """
 
+    keep_points: bool = False
     grad_norms: list[dict[str, float]] = field(default_factory=list)
     gammas: list[list[float]] = field(default_factory=list)
     support_losses: list[float] = field(default_factory=list)
     context_updates: int = 0
+    points: list[dict[str, torch.Tensor]] = field(default_factory=list)
+    gradients: list[dict[str, torch.Tensor]] = field(default_factory=list)
 
 
 def cross_entropy_and_accuracy(
@@ -128,7 +134,7 @@ class MetaLearner:
             if first_order:
                 grads = {k: g.detach() for k, g in grads.items()}
             if trace is not None:
-                _record(trace, grads, loss)
+                _record(trace, grads, loss, fast)
             fast = {k: fast[k] - alpha * grads[k] for k in fast}
         return {**frozen, **fast}
 
@@ -182,7 +188,7 @@ class MetaLearner:
                 grads = {k: g.detach() for k, g in grads.items()}
                 g_nu = g_nu.detach()
             if trace is not None:
-                _record(trace, grads, loss)
+                _record(trace, grads, loss, {**unscaled(fast), **scaled})
                 trace.gammas.append(gphi(frozen, nu).detach().tolist())
                 trace.context_updates += 1
             current = {**unscaled(fast), **scaled}
@@ -268,7 +274,10 @@ class MetaLearner:
         return losses.mean(), accuracies.mean().detach()
 
 
-def _record(trace: InnerTrace, grads: Params, loss: torch.Tensor) -> None:
+def _record(trace: InnerTrace, grads: Params, loss: torch.Tensor, point: Params) -> None:
+    if trace.keep_points:
+        trace.points.append({k: v.detach() for k, v in point.items()})
+        trace.gradients.append({k: g.detach() for k, g in grads.items()})
     trace.grad_norms.append(
         {k: float(torch.linalg.vector_norm(g.detach())) for k, g in grads.items()}
     )

@@ -1,0 +1,49 @@
+"""Per-layer inner-loop gradient norms (the paper's Figure 2)."""
+
+from __future__ import annotations
+
+import math
+
+from cxgrad.meta.learner import InnerTrace, MetaLearner, Params
+from cxgrad.models import HEAD_NAMES, Conv4Config
+
+
+def layer_groups(learner: MetaLearner) -> dict[str, list[str]]:
+    """Display name -> parameter names, in network order: ``conv1..conv4`` and ``head``
+    for Conv4, ``block1..block4`` (all convs of a residual block) and ``head`` for
+    ResNet-12. Only tensors the method adapts appear."""
+    adapted = set(learner.adapted_names)
+    groups: dict[str, list[str]] = {}
+    if isinstance(learner.model, Conv4Config):
+        for i, name in enumerate(learner.model.conv_names(), start=1):
+            groups[f"conv{i}"] = [name]
+    else:
+        for name in learner.model.body_names():
+            groups.setdefault(name.split(".")[0], []).append(name)
+    groups["head"] = list(HEAD_NAMES)
+    return {k: [n for n in v if n in adapted] for k, v in groups.items() if set(v) & adapted}
+
+
+def inner_gradient_norms(learner: MetaLearner, params: Params, batch) -> dict[str, float]:
+    """L2 norm of each layer's inner-loop gradient, averaged over the inner steps and the
+    tasks of ``batch`` (as in Figure 2). For CxGrad it is the gradient with respect to the
+    scaled weight, the one the update uses. The steps are the training step count, with
+    first-order gradients (norms do not depend on the order)."""
+    groups = layer_groups(learner)
+    totals = dict.fromkeys(groups, 0.0)
+    count = 0
+    for b in range(len(batch)):
+        trace = InnerTrace()
+        learner.adapt(
+            params,
+            batch.x_support[b],
+            batch.y_support[b],
+            learner.meta.inner_steps_train,
+            first_order=True,
+            trace=trace,
+        )
+        for step in trace.grad_norms:
+            for layer, names in groups.items():
+                totals[layer] += math.sqrt(sum(step[n] ** 2 for n in names))
+            count += 1
+    return {layer: total / max(count, 1) for layer, total in totals.items()}
