@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Build the course book from scratch: every chapter executed at its default size.
+#   bash scripts/build_book.sh        -> _build/html/index.html
+# Data: $CXGRAD_DATA_ROOT (Omniglot is downloaded there when missing). Trained models are
+# cached in $CXGRAD_RUNS (default ~/.cache/cxgrad/runs) and shared between chapters.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$repo/scripts/setup.sh"
+cd "$repo"
+# jupyter-cache keys only on notebook code, never on the library: always build clean.
+rm -rf _build/html _build/jupyter_execute _build/.doctrees
+start=$(date +%s)
+.venv/bin/jupyter-book build . -W -n --keep-going
+echo "book built in $(( $(date +%s) - start )) s: open $repo/_build/html/index.html"
