@@ -20,6 +20,31 @@ from cxgrad.train import train
 RUNS_ENV = "CXGRAD_RUNS"
 
 
+def omniglot_config(
+    method: str, iterations: int = 300, filters: int = 32, seed: int = 0, **changes
+) -> TrainConfig:
+    """The course's standard CPU-sized run: Omniglot 5-way 1-shot, alphabet split, 28x28,
+    Conv4 with ``filters`` filters, the paper's inner/outer hyperparameters, meta-batch 4,
+    validation on 100 fixed tasks four times per run, the 3 best checkpoints kept.
+    Chapters that use the same arguments share the trained model."""
+    config = TrainConfig(
+        method=method,
+        dataset="omniglot",
+        ways=5,
+        shots=1,
+        queries=15,
+        image_size=28,
+        filters=filters,
+        meta_batch=4,
+        iterations=iterations,
+        val_every=max(iterations // 4, 1),
+        val_tasks=100,
+        keep_best=3,
+        seed=seed,
+    )
+    return config.replace(**changes)
+
+
 def runs_root() -> Path:
     """``$CXGRAD_RUNS``, else ``~/.cache/cxgrad/runs`` (or under ``$XDG_CACHE_HOME``)."""
     if os.environ.get(RUNS_ENV):
