@@ -8,12 +8,13 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from cxgrad.config import BACKBONES, PRESETS, TrainConfig, build_config
+from cxgrad.config import BACKBONES, DATASET_CHANNELS, PRESETS, TrainConfig, build_config
+from cxgrad.data.prepare import PREPARABLE
 from cxgrad.device import EXECUTION_PATHS
 from cxgrad.errors import CxGradError
 from cxgrad.meta.config import CONTEXT_SCHEMES, METHODS
 
-DATASET_CHOICES = ("omniglot", "synthetic", "miniimagenet", "tieredimagenet", "cub", "cifarfs")
+DATASET_CHOICES = tuple(DATASET_CHANNELS)
 
 # (option, TrainConfig field, type, help). Every default is None so that a preset's value
 # survives unless the option is given; the effective default is TrainConfig's.
@@ -222,6 +223,19 @@ def _data_parser(sub) -> None:
     check.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
     check.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
     check.set_defaults(handler=_cmd_data_check)
+    prepare = data_sub.add_parser(
+        "prepare",
+        help="convert downloaded files into a fast on-disk cache",
+        description="Convert what you downloaded (an archive, a pickle, or a folder in any "
+        "format `cxgrad data check` lists) into one uint8 array per split under "
+        "<data-root>/NAME/cxgrad-cache-SIZE/; later runs load it in seconds.",
+    )
+    prepare.add_argument("name", choices=PREPARABLE)
+    prepare.add_argument("--source", required=True, help="the downloaded file or folder")
+    prepare.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
+    prepare.add_argument("--image-size", type=int, default=84)
+    prepare.add_argument("--no-progress", action="store_true", help="no progress bars")
+    prepare.set_defaults(handler=_cmd_data_prepare)
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
@@ -230,6 +244,20 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     report = check_dataset(args.dataset, args.data_root)
     print(report.message)
     return 0 if report.ok else 1
+
+
+def _cmd_data_prepare(args: argparse.Namespace) -> int:
+    from cxgrad.data import prepare_dataset
+
+    path = prepare_dataset(
+        args.name,
+        args.source,
+        data_root=args.data_root,
+        image_size=args.image_size,
+        progress=not args.no_progress,
+    )
+    print(f"prepared {args.name} ({args.image_size}x{args.image_size}) in {path}")
+    return 0
 
 
 def _presets_parser(sub) -> None:

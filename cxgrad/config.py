@@ -25,6 +25,7 @@ DATASET_CHANNELS = {
     "tieredimagenet": 3,
     "cub": 3,
     "cifarfs": 3,
+    "fashionmnist": 1,
 }
 
 

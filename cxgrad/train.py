@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from cxgrad.checkpoint import load_checkpoint, save_checkpoint
 from cxgrad.config import TrainConfig
-from cxgrad.data import EpisodeSampler, FewShotDataset, load_dataset
+from cxgrad.data import ClassImages, EpisodeSampler, FewShotDataset, load_dataset
 from cxgrad.device import resolve_device, use_batched_path
 from cxgrad.errors import DataError, TrainingDiverged
 from cxgrad.evaluate import evaluate
@@ -48,6 +48,17 @@ def load_config_dataset(
     return load_dataset(config.dataset, data_root, image_size=config.image_size, **options)
 
 
+def _on_device(classes: ClassImages, device: torch.device | None) -> ClassImages:
+    """Move a split's uint8 images to the GPU when they take at most a quarter of its free
+    memory (tieredImageNet's training split is about 10 GB at 84x84): episodes are then
+    assembled on the device. Otherwise they stay in host memory and only episodes move."""
+    if device is None or device.type != "cuda":
+        return classes
+    free, _ = torch.cuda.mem_get_info(device)
+    size = classes.images.numel() * classes.images.element_size()
+    return classes.to(device) if size <= free // 4 else classes
+
+
 def samplers(
     config: TrainConfig, dataset: FewShotDataset, device: torch.device | None = None
 ) -> dict[str, EpisodeSampler]:
@@ -56,10 +67,9 @@ def samplers(
 
     On a GPU the uint8 images move to it once, and episodes are assembled there.
     """
-    on_device = device is not None and device.type == "cuda"
     return {
         split: EpisodeSampler(
-            dataset.split(split).to(device) if on_device else dataset.split(split),
+            _on_device(dataset.split(split), device),
             config.ways,
             config.shots,
             config.queries,

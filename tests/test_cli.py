@@ -137,6 +137,17 @@ def test_cross_domain_evaluation(tmp_path, capsys, omniglot_root):
     assert code == 2 and "same number of channels" in err
 
 
+def test_data_prepare_and_check_fashion_mnist_like_flow(tmp_path, capsys):
+    code, _, err = run_cli(
+        capsys, "data", "prepare", "cub", "--source", tmp_path / "nothing", "--data-root", tmp_path
+    )
+    assert code == 2 and "cxgrad: error:" in err and "Traceback" not in err
+    code, out, _ = run_cli(
+        capsys, "data", "check", "--dataset", "miniimagenet", "--data-root", tmp_path
+    )
+    assert code == 1 and "miniimagenet" in out.lower()
+
+
 def test_data_check(capsys, omniglot_root, tmp_path):
     code, out, _ = run_cli(
         capsys, "data", "check", "--dataset", "omniglot", "--data-root", omniglot_root
@@ -151,7 +162,18 @@ def test_data_check(capsys, omniglot_root, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "--preset", "miniimagenet-5w1s", "--out", "{tmp}/r"], "not available yet"),
+        (
+            [
+                "train",
+                "--preset",
+                "miniimagenet-5w1s",
+                "--data-root",
+                "{tmp}/nothing",
+                "--out",
+                "{tmp}/r",
+            ],
+            "miniImageNet not found under",
+        ),
         (
             ["train", "--dataset", "synthetic", "--ways", "50", "--out", "{tmp}/r"],
             "50-way tasks need at least 50 classes",

@@ -29,6 +29,7 @@ from cxgrad.data import (
     resolve_data_root,
 )
 from cxgrad.data import omniglot as omniglot_module
+from cxgrad.data.registry import DatasetSpec
 from cxgrad.errors import ConfigError, DataError
 
 URL = omniglot_module.OFFICIAL_URL
@@ -497,11 +498,16 @@ def test_registry_names() -> None:
         "tieredimagenet",
         "cub",
         "cifarfs",
+        "fashionmnist",
     }
     with pytest.raises(ConfigError, match="unknown dataset 'imagenet'.*omniglot.*miniimagenet"):
         load_dataset("imagenet")
-    with pytest.raises(ConfigError, match="miniimagenet is not available yet.*omniglot, synthetic"):
-        load_dataset("miniimagenet")
+
+
+def test_registry_refuses_datasets_not_available_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(DATASETS, "imagenet21k", DatasetSpec("imagenet21k", "not yet"))
+    with pytest.raises(ConfigError, match="imagenet21k is not available yet.*omniglot, synthetic"):
+        load_dataset("imagenet21k")
 
 
 def test_load_dataset_dispatches_and_checks_options(tmp_path: Path) -> None:

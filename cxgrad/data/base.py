@@ -20,12 +20,20 @@ class ClassImages:
     ``offsets[c]:offsets[c + 1]`` (classes may have different sizes). With ``rotations``
     every base class also appears rotated by 90, 180 and 270 degrees as three further
     classes, so ``num_classes`` is four times the number of base classes.
+
+    ``mean`` and ``std`` (one value per channel, on the [0, 1] scale, both or neither) say
+    how model inputs are standardized: :meth:`to_float` returns ``(x / 255 - mean) / std``.
+    They travel with the images rather than living in the model or the trainer because
+    they are a property of the dataset (the authors standardize CIFAR-FS only), and every
+    consumer of a split, in training, evaluation or a notebook, must see the same inputs.
     """
 
     images: torch.Tensor
     offsets: torch.Tensor
     class_names: list[str]
     rotations: bool = False
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -35,14 +43,21 @@ class ClassImages:
             )
         if len(self.class_names) + 1 != len(self.offsets):
             raise DataError("offsets must have one entry more than class_names")
+        self.mean, self.std = _check_normalization(self.mean, self.std, self.images.shape[1])
 
     @classmethod
     def from_list(
-        cls, per_class: list[torch.Tensor], class_names: list[str], rotations: bool = False
+        cls,
+        per_class: list[torch.Tensor],
+        class_names: list[str],
+        rotations: bool = False,
+        mean: tuple[float, ...] | None = None,
+        std: tuple[float, ...] | None = None,
     ) -> ClassImages:
         """Build from one uint8 ``[n_c, C, H, W]`` tensor per class."""
         counts = torch.tensor([0] + [len(t) for t in per_class], dtype=torch.int64)
-        return cls(torch.cat(per_class), torch.cumsum(counts, 0), list(class_names), rotations)
+        offsets = torch.cumsum(counts, 0)
+        return cls(torch.cat(per_class), offsets, list(class_names), rotations, mean, std)
 
     @property
     def num_base_classes(self) -> int:
@@ -80,7 +95,29 @@ class ClassImages:
 
     def to(self, device: torch.device | str) -> ClassImages:
         """The same classes with the images on ``device`` (offsets stay on the CPU)."""
-        return ClassImages(self.images.to(device), self.offsets, self.class_names, self.rotations)
+        return ClassImages(
+            self.images.to(device),
+            self.offsets,
+            self.class_names,
+            self.rotations,
+            self.mean,
+            self.std,
+        )
+
+    def to_float(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images ``[..., C, H, W]`` of this split as float32 model inputs.
+
+        Scaled to [0, 1], then standardized per channel when ``mean``/``std`` are set. The
+        one place where pixels become inputs, so that samplers, evaluation and notebooks
+        cannot disagree about preprocessing.
+        """
+        x = images.float().div_(255.0)
+        if self.mean is None or self.std is None:
+            return x
+        shape = (len(self.mean), 1, 1)
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(shape)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
+        return x.sub_(mean).div_(std)
 
     def gather(self, classes: np.ndarray, picks: np.ndarray) -> torch.Tensor:
         """uint8 ``[B, N, M, C, H, W]`` images for class ids ``classes [B, N]`` and
@@ -105,6 +142,24 @@ class ClassImages:
         if quarter_turns:
             picked = torch.rot90(picked, quarter_turns, dims=(2, 3))
         return picked
+
+
+def _check_normalization(
+    mean: tuple[float, ...] | None, std: tuple[float, ...] | None, channels: int
+) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+    """``mean``/``std`` as tuples of floats, one per channel; DataError if they cannot be."""
+    if mean is None and std is None:
+        return None, None
+    if mean is None or std is None:
+        raise DataError("set both mean and std (per-channel normalization) or neither")
+    mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+    if len(mean) != channels or len(std) != channels:
+        raise DataError(
+            f"mean and std need one value per channel ({channels}), got {len(mean)} and {len(std)}"
+        )
+    if not all(s > 0 for s in std):
+        raise DataError(f"std values must be positive, got {std}")
+    return mean, std
 
 
 @dataclass

@@ -20,7 +20,8 @@ from cxgrad.errors import DataError
 
 @dataclass
 class TaskBatch:
-    """A batch of B tasks. Images float in [0, 1]; labels int64 in 0..N-1.
+    """A batch of B tasks. Images float32 in [0, 1], or standardized per channel when the
+    split defines ``mean``/``std`` (see ``ClassImages.to_float``); labels int64 in 0..N-1.
 
     Shapes: ``x_support [B, N*K, C, H, W]``, ``y_support [B, N*K]``,
     ``x_query [B, N*Q, C, H, W]``, ``y_query [B, N*Q]``.
@@ -126,10 +127,14 @@ class EpisodeSampler:
         return self.split_images(self.classes.gather(classes, picks))
 
     def split_images(self, images: torch.Tensor) -> TaskBatch:
-        """uint8 ``[B, N, K+Q, C, H, W]`` -> float support/query tensors and labels."""
+        """uint8 ``[B, N, K+Q, C, H, W]`` -> float support/query tensors and labels.
+
+        Pixels become inputs through ``ClassImages.to_float``: scaled to [0, 1], then
+        standardized with the split's ``mean``/``std`` when it has them (CIFAR-FS).
+        """
         b, n, _, c, h, w = images.shape
         k, q = self.shots, self.queries
-        x = images.float().div_(255.0)
+        x = self.classes.to_float(images)
         labels = torch.arange(n, device=images.device).view(1, n, 1)
         return TaskBatch(
             x[:, :, :k].reshape(b, n * k, c, h, w),

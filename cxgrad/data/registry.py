@@ -65,10 +65,41 @@ DATASETS: dict[str, DatasetSpec] = {
             "load_synthetic",
             None,
         ),
-        DatasetSpec("miniimagenet", "100 ImageNet classes, 84x84 (Vinyals et al.)"),
-        DatasetSpec("tieredimagenet", "608 ImageNet classes in 34 categories (Ren et al.)"),
-        DatasetSpec("cub", "200 bird species, CUB-200-2011 (Wah et al.)"),
-        DatasetSpec("cifarfs", "CIFAR-100 split for few-shot learning (Bertinetto et al.)"),
+        DatasetSpec(
+            "miniimagenet",
+            "100 ImageNet classes, 84x84, split 64/16/20 (Vinyals et al.; Ravi & Larochelle)",
+            "cxgrad.data.miniimagenet",
+            "load_miniimagenet",
+            "check_miniimagenet",
+        ),
+        DatasetSpec(
+            "tieredimagenet",
+            "608 ImageNet classes in 34 categories, split 351/97/160 (Ren et al.)",
+            "cxgrad.data.tieredimagenet",
+            "load_tieredimagenet",
+            "check_tieredimagenet",
+        ),
+        DatasetSpec(
+            "cub",
+            "200 bird species, CUB-200-2011, split 100/50/50 (Wah et al.)",
+            "cxgrad.data.cub",
+            "load_cub",
+            "check_cub",
+        ),
+        DatasetSpec(
+            "cifarfs",
+            "CIFAR-100 split 64/16/20 for few-shot learning (Bertinetto et al.)",
+            "cxgrad.data.cifarfs",
+            "load_cifarfs",
+            "check_cifarfs",
+        ),
+        DatasetSpec(
+            "fashionmnist",
+            "10 clothing classes, 28x28 grayscale; a cross-domain test set (Xiao et al.)",
+            "cxgrad.data.fashion_mnist",
+            "load_fashion_mnist",
+            "check_fashion_mnist",
+        ),
     )
 }
 
