@@ -1,12 +1,15 @@
-"""Meta-training throughput and peak memory of MAML and CxGrad at the paper's shapes.
+"""Meta-training throughput and peak memory at the paper's shapes, sequential vs batched.
 
-Each (method, shape) runs in a fresh subprocess so that its peak memory is its own:
-CUDA's ``max_memory_allocated`` on a GPU, the process's peak resident set size on the CPU.
-One measured iteration = sample-free forward of every task's inner loop, query loss,
-backward through all of it (second order unless --first-order) and one Adam step.
+Each (shape, method, path) runs in a fresh subprocess so that its peak memory is its own:
+CUDA's ``max_memory_allocated`` on a GPU, the process's peak resident set size on the CPU
+(which includes the ~0.5 GB of the torch library itself). One measured iteration = every
+task's inner loop, the query losses, one backward through all of it (second order unless
+--first-order) and one Adam step. ``sequential`` loops over the tasks in Python and keeps
+every task's graph for one backward, as the authors' code does; ``batched`` runs all tasks
+at once with torch.func.vmap. The ratio column is batched / sequential tasks per second.
 
-    python benchmarks/throughput.py                       # all shapes, both methods
-    python benchmarks/throughput.py --shapes omniglot-5w1s --iterations 20
+    python benchmarks/throughput.py                  # every method, shape and path
+    python benchmarks/throughput.py --methods cxgrad --shapes miniimagenet-5w1s --iterations 20
 
 Inputs are random tensors of the right shape: throughput does not depend on pixel values.
 """
@@ -58,6 +61,7 @@ def describe(device: torch.device) -> str:
 def measure(
     method: str,
     shape_name: str,
+    path: str,
     iterations: int,
     warmup: int,
     device_name: str,
@@ -77,7 +81,7 @@ def measure(
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss, _ = learner.meta_batch_loss(params, batch)
+        loss, _ = learner.meta_batch_loss(params, batch, batched=path == "batched")
         loss.backward()
         optimizer.step()
 
@@ -100,7 +104,7 @@ def measure(
     return {
         "method": method,
         "shape": shape_name,
-        "path": "sequential",
+        "path": path,
         "meta_batch": batch_size,
         "inner_steps": steps,
         "order": "first" if first_order else "second",
@@ -116,60 +120,69 @@ def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--methods",
-        nargs="+",
-        default=["maml", "cxgrad"],
-        choices=["maml", "anil", "boil", "cxgrad"],
-    )
+    methods = ["maml", "anil", "boil", "cxgrad"]
+    parser.add_argument("--methods", nargs="+", default=methods, choices=methods)
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument(
+        "--paths", nargs="+", default=["sequential", "batched"], choices=["sequential", "batched"]
+    )
     parser.add_argument("--iterations", type=int, default=3, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--steps", type=int, default=5, help="inner steps")
     parser.add_argument("--first-order", action="store_true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", help="also write the results to this JSON file")
-    parser.add_argument("--one", nargs=2, metavar=("METHOD", "SHAPE"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one", nargs=3, metavar=("METHOD", "SHAPE", "PATH"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     options = (args.iterations, args.warmup, args.device, args.first_order, args.steps)
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], *options)))
+        print(json.dumps(measure(*args.one, *options)))
         return 0
     results = []
-    header = f"{'shape':20s} {'method':7s} {'s/iter':>8s} {'tasks/s':>8s} {'peak MiB':>9s}"
-    print(header)
+    print(
+        f"{'shape':18s} {'method':7s} {'path':10s} {'s/iter':>8s} {'tasks/s':>8s} "
+        f"{'peak MiB':>9s} {'ratio':>6s}"
+    )
     for shape in args.shapes:
         for method in args.methods:
-            cmd = [
-                sys.executable,
-                __file__,
-                "--one",
-                method,
-                shape,
-                "--iterations",
-                str(args.iterations),
-                "--warmup",
-                str(args.warmup),
-                "--device",
-                args.device,
-                "--steps",
-                str(args.steps),
-            ]
-            if args.first_order:
-                cmd.append("--first-order")
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            r = json.loads(out.strip().splitlines()[-1])
-            results.append(r)
-            print(
-                f"{shape:20s} {method:7s} {r['seconds_per_iteration']:8.3f} "
-                f"{r['tasks_per_second']:8.2f} {r['peak_memory_mib']:9.0f}",
-                flush=True,
-            )
+            by_path = {}
+            for path in args.paths:
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    method,
+                    shape,
+                    path,
+                    "--iterations",
+                    str(args.iterations),
+                    "--warmup",
+                    str(args.warmup),
+                    "--device",
+                    args.device,
+                    "--steps",
+                    str(args.steps),
+                ]
+                if args.first_order:
+                    cmd.append("--first-order")
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                r = json.loads(out.strip().splitlines()[-1])
+                by_path[path] = r
+                results.append(r)
+                base = by_path.get("sequential")
+                ratio = f"{r['tasks_per_second'] / base['tasks_per_second']:6.2f}" if base else ""
+                print(
+                    f"{shape:18s} {method:7s} {path:10s} {r['seconds_per_iteration']:8.3f} "
+                    f"{r['tasks_per_second']:8.2f} {r['peak_memory_mib']:9.0f} {ratio}",
+                    flush=True,
+                )
+    first = results[0]
     print(
-        f"device: {results[0]['device']}; torch {results[0]['torch']}; "
-        f"memory: {results[0]['memory_kind']}; {results[0]['order']} order, "
-        f"{args.steps} inner steps, {args.iterations} timed iterations after "
-        f"{args.warmup} warm-up"
+        f"device: {first['device']}; torch {first['torch']}; memory: {first['memory_kind']}; "
+        f"{first['order']} order, {args.steps} inner steps, {args.iterations} timed "
+        f"iteration(s) after {args.warmup} warm-up"
     )
     if args.json:
         with open(args.json, "w") as handle:
