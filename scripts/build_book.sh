@@ -9,6 +9,10 @@ bash "$repo/scripts/setup.sh"
 cd "$repo"
 # jupyter-cache keys only on notebook code, never on the library: always build clean.
 rm -rf _build/html _build/jupyter_execute _build/.doctrees
+mkdir -p _build
 start=$(date +%s)
-.venv/bin/jupyter-book build . -W -n --keep-going
+.venv/bin/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/book-build.log
+echo "execution time per chapter:"
+grep -o "notebooks/[^:]*: Executed notebook in [0-9.]* seconds" _build/book-build.log \
+  | sed 's/: Executed notebook in/:/' || true
 echo "book built in $(( $(date +%s) - start )) s: open $repo/_build/html/index.html"

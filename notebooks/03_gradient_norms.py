@@ -1,0 +1,341 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3. Where the gradient goes
+#
+# In MAML's inner loop every adapted layer takes the step $-\alpha\, \nabla
+# \mathcal{L}(\theta; S_i)$ with the *same* learning rate $\alpha$. How far a layer moves
+# while the network adapts to a task is therefore set by the norm of its gradient. A layer
+# whose inner gradient is tiny stays (almost) at its meta-learned value: whatever it
+# computes is *reused* unchanged on every task. A layer with a large inner gradient is
+# where the task-specific learning happens.
+#
+# The CxGrad paper {cite}`lee2022cxgrad` starts from this diagnosis (Section 3.2 and
+# Figure 2a). Measuring the per-layer inner-loop gradient norms of MAML during
+# meta-training on miniImageNet, it reports two problems:
+#
+# 1. the gradient norm of the classifier (the head) is much larger than that of any
+#    backbone layer, and grows as meta-training progresses while the backbone's shrink,
+#    so adaptation is mostly a *decision-boundary update* on top of a reused
+#    representation;
+# 2. inside the backbone, the high-level layers (conv3, conv4), which should learn the
+#    most discriminative features, get the smallest gradients.
+#
+# This chapter repeats the measurement on our CPU-sized Omniglot setting, with the
+# library's `Trainer` driven by a custom loop, and then looks at what decides the answer.
+
+# %% tags=["remove-cell"]
+# Colab: install cxgrad on first use (Omniglot is then downloaded by the loader itself).
+import importlib.util
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("cxgrad") is None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/cxgrad/cxgrad"],
+        check=True,
+    )
+
+# %% tags=["parameters"]
+# Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
+DATA_ROOT = None
+ITERATIONS = 200  # outer iterations of MAML meta-training
+MEASURE_EVERY = 25  # measure the inner gradient norms every this many iterations
+NORM_TASKS = 4  # fixed training tasks the norms are averaged over (a meta-batch)
+FILTERS = 32  # Conv4 filters per layer
+PAPER_GEOMETRY = True  # also measure the paper's network (84x84 inputs, 48 filters) at init
+PAPER_SIZE = False  # True: the larger sizes of the next cell (meant for a Colab GPU)
+
+# %% [markdown]
+# The defaults run a few hundred iterations, a couple of minutes on a 2-core CPU. With
+# `PAPER_SIZE = True` the next cell trains 5,000 iterations of a 64-filter Conv4 and
+# averages the norms over 16 tasks; expect tens of minutes on a CPU, much less on a GPU
+# (we have not timed it on Colab).
+
+# %%
+if PAPER_SIZE:
+    ITERATIONS, MEASURE_EVERY, NORM_TASKS, FILTERS = 5000, 250, 16, 64
+
+# %%
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FormatStrFormatter
+
+from cxgrad.analysis import inner_gradient_norms, layer_groups
+from cxgrad.course import omniglot_config
+from cxgrad.data import load_omniglot
+from cxgrad.train import Trainer, build_learner, samplers
+
+omniglot = load_omniglot(DATA_ROOT, progress=False)
+print(omniglot.summary())
+
+# %% [markdown]
+# ## What is measured
+#
+# `cxgrad.analysis.inner_gradient_norms(learner, params, batch)` runs MAML's inner loop
+# (5 steps) on each task of `batch`, records at every step the L2 norm of each adapted
+# layer's support-loss gradient, and averages over steps and tasks, as the paper's Figure
+# 2 does. The layers are the four conv weights and the head (weight and bias together);
+# BatchNorm's parameters are not adapted in the inner loop, so they have no inner
+# gradient. `layer_groups` names the tensors behind each layer:
+
+# %%
+config = omniglot_config("maml", iterations=ITERATIONS, filters=FILTERS)
+learner = build_learner(config)
+init = learner.init_params(seed=config.seed)
+for layer, names in layer_groups(learner).items():
+    size = sum(init[n].numel() for n in names)
+    print(f"{layer:6s} {', '.join(names):24s} {size:6d} parameters")
+
+# %% [markdown]
+# We measure on a fixed batch of `NORM_TASKS` training-split tasks that meta-training never
+# draws (task indices from one million on; training uses tasks $0, 1, 2, \dots$ in order),
+# so that the curves show how the *network* changes and not which tasks happen to be in
+# the current meta-batch. At the initialization, before any meta-learning:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+train_tasks = samplers(config, omniglot)["train"]  # the seeded sampler the Trainer uses
+norm_batch = train_tasks.batch(1_000_000, NORM_TASKS)
+at_init = inner_gradient_norms(learner, init, norm_batch)
+for layer, norm in at_init.items():
+    print(f"{layer:6s} {norm:.3g}")
+print("ordering, largest first:", " > ".join(sorted(at_init, key=at_init.get, reverse=True)))
+
+# %% [markdown]
+# ## Measuring during meta-training
+#
+# `trained_run` (chapter 2) trains a run in one call. To look inside, we drive the
+# library's `Trainer` ourselves: `trainer.step()` performs one outer iteration (Eq. 3 on
+# meta-batch number `trainer.iteration`), and between steps we are free to inspect
+# `trainer.params`. Every `MEASURE_EVERY` iterations we measure the norms on the fixed
+# batch. This is the same meta-training as chapter 2's (same configuration and seed, so
+# the same tasks in the same order); the run directory is a temporary one because we keep
+# only the measurements.
+
+# %%
+history = {"iteration": [], "loss": [], **{layer: [] for layer in at_init}}
+with tempfile.TemporaryDirectory() as scratch:
+    trainer = Trainer(config, Path(scratch) / "run", dataset=omniglot, progress=False)
+    losses = []
+    while True:
+        if trainer.iteration % MEASURE_EVERY == 0 or trainer.iteration == ITERATIONS:
+            norms = inner_gradient_norms(trainer.learner, trainer.params, norm_batch)
+            history["iteration"].append(trainer.iteration)
+            history["loss"].append(np.mean(losses[-MEASURE_EVERY:]) if losses else np.nan)
+            for layer, norm in norms.items():
+                history[layer].append(norm)
+        if trainer.iteration == ITERATIONS:
+            break
+        loss, _ = trainer.step()
+        losses.append(loss)
+final = {layer: history[layer][-1] for layer in at_init}
+print(f"{len(history['iteration'])} measurements, iterations 0..{trainer.iteration}")
+print(f"query loss over the last {MEASURE_EVERY} iterations: {history['loss'][-1]:.3f}")
+
+# %% [markdown]
+# The figure has the two panels of the paper's Figure 2a: the per-layer norms along
+# meta-training (log scale, since they can differ by an order of magnitude) and their
+# values at the end of our run.
+
+# %%
+LAYERS = list(at_init)
+COLORS = {layer: f"C{i}" for i, layer in enumerate(LAYERS)}
+
+
+def plot_norms(history, title):
+    fig, (ax_line, ax_bar) = plt.subplots(
+        1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    for layer in LAYERS:
+        ax_line.plot(
+            history["iteration"], history[layer], "o-", ms=3, color=COLORS[layer], label=layer
+        )
+    ax_line.set_yscale("log")
+    ax_line.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))  # 3, not 3x10^0
+    ax_line.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
+    ax_line.set(
+        xlabel="outer iteration",
+        ylabel="inner-loop gradient norm",
+        title="Along meta-training (mean over inner steps and tasks)",
+    )
+    ax_line.legend(fontsize=8, ncol=len(LAYERS))
+    last = [history[layer][-1] for layer in LAYERS]
+    ax_bar.bar(LAYERS, last, color=[COLORS[layer] for layer in LAYERS])
+    ax_bar.set(ylabel="inner-loop gradient norm", title=f"At iteration {history['iteration'][-1]}")
+    fig.suptitle(title)
+    fig.tight_layout()
+    plt.show()
+
+
+plot_norms(history, f"MAML, Omniglot 5-way 1-shot, Conv4 with {FILTERS} filters, 28x28")
+
+# %% [markdown]
+# Now hold our measurement against the paper's two claims. The cell prints each claim and
+# whether our run satisfies it, at the initialization and at the end of training, and how
+# the head's share of the total changed.
+
+
+# %%
+def claims(norms):
+    convs = {k: v for k, v in norms.items() if k.startswith("conv")}
+    return {
+        "head has the largest norm": norms["head"] == max(norms.values()),
+        "the highest conv (conv4) has the smallest norm of the convs": convs["conv4"]
+        == min(convs.values()),
+    }
+
+
+def head_share(norms):
+    return norms["head"] / sum(norms.values())
+
+
+for label, norms in (("initialization", at_init), (f"iteration {ITERATIONS}", final)):
+    print(f"{label}: head's share of the summed norms {head_share(norms):.2f}")
+    for claim, holds in claims(norms).items():
+        print(f"  {claim}: {holds}")
+
+# %% [markdown]
+# ## What decides the ordering: layer sizes
+#
+# A gradient norm is a sum over a layer's entries, so it grows with the square root of the
+# number of entries, and the layers of a Conv4 differ a lot in size. The head maps the
+# final feature map to the $N$ logits: with 28x28 inputs, four 2x2 poolings leave a 1x1
+# map, so the head has only $N \times$ `FILTERS` weights, while every conv from conv2 on
+# has `FILTERS`$^2 \times 9$. The paper's network sees 84x84 images and keeps a 5x5 map:
+# its head has $5 \times 48 \times 25 = 6000$ weights, as many as a third of a conv layer.
+# Dividing each norm by the square root of the layer's size gives the root-mean-square
+# gradient *per parameter*, a size-free view of the same measurement:
+
+# %%
+sizes = {
+    layer: sum(init[n].numel() for n in names) for layer, names in layer_groups(learner).items()
+}
+print(f"{'layer':6s} {'size':>6s} {'norm':>8s} {'per parameter':>14s}")
+for layer in LAYERS:
+    rms = final[layer] / np.sqrt(sizes[layer])
+    print(f"{layer:6s} {sizes[layer]:6d} {final[layer]:8.3g} {rms:14.3g}")
+
+# %% [markdown]
+# The per-parameter view is the one that matters for how far each *weight* moves; the
+# total norm is the one that matters for how far the layer's weight *tensor* moves, which
+# is what the paper plots. To see whether the geometry alone changes the picture, we
+# measure the paper's network, a 48-filter Conv4 on 84x84 images, at its initialization,
+# on Omniglot tasks resized to 84x84 (a measurement at initialization needs no training,
+# only the support sets; loading Omniglot at 84x84 takes a little while).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+if PAPER_GEOMETRY:
+    omniglot84 = load_omniglot(DATA_ROOT, image_size=84, progress=False)
+    big = omniglot_config("maml", filters=48, image_size=84)
+    big_learner = build_learner(big)
+    big_batch = samplers(big, omniglot84)["train"].batch(1_000_000, NORM_TASKS)
+    big_init = inner_gradient_norms(big_learner, big_learner.init_params(seed=0), big_batch)
+    for layer, norm in big_init.items():
+        print(f"{layer:6s} {norm:.3g}")
+    print("ordering, largest first:", " > ".join(sorted(big_init, key=big_init.get, reverse=True)))
+    for claim, holds in claims(big_init).items():
+        print(f"  {claim}: {holds}")
+
+# %% [markdown]
+# Which layer "gets the gradient" is thus not a property of MAML alone: it depends on the
+# architecture and input size as much as on the algorithm, and, as the curves above show,
+# it changes during meta-training. The paper's Figure 2a is a measurement on its own
+# setting (miniImageNet, 84x84, 48 filters, 50,000 iterations), which our CPU-sized runs
+# cannot reproduce; the comparison below keeps the two apart.
+#
+# ```{admonition} The paper's Figure 2a (miniImageNet), not our measurement
+# :class: note
+# The paper reports, for MAML meta-trained on miniImageNet with a 48-filter Conv4 on 84x84
+# images, that the head's inner-loop gradient norm is much larger than every backbone
+# layer's and increases during meta-training while the backbone's decrease, and that
+# conv3 and conv4 have smaller norms than conv1 and conv2. Our runs use Omniglot at 28x28
+# and a few hundred iterations: the numbers are not comparable, only the method of
+# measurement is the same.
+# ```
+#
+# ## Why it matters
+#
+# Whatever the exact ordering, the measurement makes a mechanism visible. Inner-loop
+# learning happens where the inner gradient is large; layers with small inner gradients
+# are effectively frozen during adaptation, so MAML's adaptation then consists of *reusing*
+# the meta-learned representation and moving the decision boundary of the head. Raghu et
+# al. {cite}`raghu2020anil` showed that this is largely what MAML does on standard
+# benchmarks: ANIL, which adapts *only* the head in the inner loop, matches MAML. Oh et
+# al. {cite}`oh2021boil` argued the opposite direction is better: BOIL freezes the head in
+# the inner loop, so that all adaptation must change the representation, and it helps
+# most when test tasks come from another domain. The CxGrad paper argues that freezing is
+# too blunt: the balance between layers should be set per task. Two facts make that
+# possible:
+#
+# * for a conv layer followed by BatchNorm, the loss does not change when the weight is
+#   rescaled, but the gradient norm scales inversely with the weight's norm (chapter 4);
+# * so multiplying each conv weight by a learned, task-dependent factor rescales its
+#   inner gradient without changing the network's function. CxGrad generates these
+#   factors from a task embedding (chapter 5), and chapter 5 repeats this chapter's
+#   measurement for CxGrad, the paper's Figure 2b, where the high-level layers get the
+#   largest norms.
+#
+# The last measurement of this chapter checks that the training loop above is
+# reproducible: the norms at the end of the run, for the seeded configuration.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"norms at iteration {history['iteration'][-1]}:")
+print("  ".join(f"{layer} {final[layer]:.3g}" for layer in LAYERS))
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. BatchNorm makes a conv layer's loss invariant to the scale of its weight, and its
+#    gradient norm inversely proportional to that scale. In the training loop, also
+#    record the Frobenius norm of each conv weight (`trainer.params["conv1.weight"]
+#    .norm()`, ...) at every measurement. How do the weight norms change during
+#    meta-training, and how does that relate to the conv layers' gradient norms?
+# 2. The norms are averaged over the 5 inner steps. Use `InnerTrace` (from
+#    `cxgrad.meta.learner`) with `learner.adapt(init, x_support, y_support, 5,
+#    first_order=True, trace=trace)` on one task of `norm_batch` and look at
+#    `trace.grad_norms` and `trace.support_losses` step by step. Which steps dominate the
+#    average?
+# 3. Measure `inner_gradient_norms` at the initialization for ANIL and BOIL
+#    (`build_learner(config.replace(method="anil"))`, and `"boil"`) on `norm_batch`.
+#    Which layers appear? All three methods start from the same parameters: why are
+#    ANIL's head norm and BOIL's conv norms nevertheless larger than MAML's?
+#
+# ```{admonition} Solutions
+# :class: dropdown
+#
+# 1. Keep a list per conv layer of `trainer.params[f"conv{l}.weight"].detach().norm()`
+#    next to the gradient norms. Because the loss is invariant to the scale of a conv
+#    weight $w$, its gradient is orthogonal to $w$ and scales as $1/\|w\|$: when the
+#    weights grow during meta-training, their gradient norms shrink, and the relative
+#    inner step $\alpha \|g\| / \|w\|$ shrinks as $1/\|w\|^2$. A falling gradient norm
+#    can thus mean a larger weight rather than a less useful layer; the scale-free
+#    product $\|w\|\,\|g\|$ separates the two. This is the handle CxGrad uses
+#    (chapter 4).
+# 2. `trace.grad_norms[s]` is a dict of per-tensor norms at step s. All norms fall steeply
+#    as the support loss falls (with one image per class, a few steps nearly fit the
+#    support set, and the gradient of a fitted loss is small), so the average over steps
+#    is dominated by the first one or two steps.
+# 3. `layer_groups` lists only the adapted layers: the head for ANIL, conv1..conv4 for
+#    BOIL. At the first inner step the three methods compute exactly the same gradient
+#    (same parameters, same support loss). Afterwards MAML moves every layer, so its
+#    support loss falls fastest and its later gradients are smallest; ANIL and BOIL move
+#    only part of the network, the loss stays higher for longer, and their averaged
+#    norms come out larger.
+# ```

@@ -1,0 +1,445 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 8. Representation change: CKA and t-SNE
+#
+# Chapters 6 and 7 measured *how well* the methods adapt. This chapter looks at *what*
+# adaptation does to the network. Two views of the inner loop compete in the literature:
+#
+# * **Feature reuse** (ANIL {cite}`raghu2020anil`): the meta-learned body already
+#   produces good features for any task of the domain; the inner loop mostly moves the
+#   decision boundary of the head, and the features of a query image barely change.
+# * **Representation change** (BOIL {cite}`oh2021boil`): the inner loop should change the
+#   features themselves, in the high-level layers where features are most class-specific,
+#   so that the support set of a new task reshapes the representation.
+#
+# CxGrad {cite}`lee2022cxgrad` sides with representation change: by raising the
+# inner-loop gradient norms of the high-level conv layers it lets the inner loop move
+# them. The paper checks this with two analyses that we repeat here on our small Omniglot
+# models: the similarity of each layer's features before and after adaptation, measured by
+# CKA (the paper's Figure 3), and a t-SNE picture of the last block's features before and
+# after adaptation (Figure 4).
+
+# %% tags=["remove-cell"]
+# Colab: install cxgrad on first use (Omniglot is then downloaded by the loader itself).
+import importlib.util
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("cxgrad") is None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/cxgrad/cxgrad"],
+        check=True,
+    )
+
+# %% tags=["parameters"]
+# Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
+# ITERATIONS, FILTERS, VAL_TASKS and SEED must match chapter 6 to reuse its trained runs.
+DATA_ROOT = None
+ITERATIONS = 200  # meta-training iterations per method (as in chapter 6)
+FILTERS = 32  # Conv4 filters per layer (as in chapter 6)
+VAL_TASKS = 100  # validation tasks (as in chapter 6)
+SEED = 0
+CKA_TASKS = 20  # test tasks over which the CKA is averaged
+TSNE_TASK = 0  # the test task shown with t-SNE
+INTERACTIVE = False  # True in Jupyter/Colab: a slider to choose the t-SNE task
+PAPER_SIZE = False  # True: chapter 6's larger sizes (meant for a GPU)
+
+# %% [markdown]
+# With `PAPER_SIZE = True` the next cell uses chapter 6's larger models (3,000 iterations,
+# 64 filters; run chapter 6 with the same setting first, or this chapter trains them, which
+# takes hours on a CPU) and averages the CKA over 200 test tasks. At the default sizes the
+# models come from chapter 6's cache and the analyses take a minute or two on a 2-core CPU,
+# most of it in the CKA of the first conv block, whose features are the largest.
+
+# %%
+if PAPER_SIZE:
+    ITERATIONS, FILTERS, VAL_TASKS, CKA_TASKS = 3000, 64, 200, 200
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from sklearn.metrics import silhouette_score
+
+from cxgrad.analysis import adaptation_cka, adapted_features, linear_cka, tsne
+from cxgrad.checkpoint import load_checkpoint
+from cxgrad.course import omniglot_config, trained_run
+from cxgrad.data import EpisodeSampler, load_omniglot
+from cxgrad.meta import InnerTrace
+from cxgrad.run_dir import RunDir
+from cxgrad.train import build_learner
+
+METHODS = ["maml", "boil", "cxgrad"]
+LABELS = {"anil": "ANIL", "maml": "MAML", "boil": "BOIL", "cxgrad": "CxGrad"}
+COLORS = {"anil": "tab:orange", "maml": "tab:blue", "boil": "tab:green", "cxgrad": "tab:red"}
+LAYERS = ["conv1", "conv2", "conv3", "conv4"]
+
+omniglot = load_omniglot(DATA_ROOT, progress=False)
+test_tasks = EpisodeSampler(omniglot.split("test"), 5, 1, 15, seed=0, split_name="test")
+
+
+def course_config(method):
+    return omniglot_config(
+        method, iterations=ITERATIONS, filters=FILTERS, seed=SEED, val_tasks=VAL_TASKS
+    )
+
+
+# %% [markdown]
+# ## Linear CKA
+#
+# To compare two representations of the same $n$ examples,
+# $X \in \mathbb{R}^{n \times d_1}$ and $Y \in \mathbb{R}^{n \times d_2}$ (rows are
+# examples, columns are features, both centered column by column), linear *centered
+# kernel alignment*
+# {cite}`kornblith2019cka` is
+#
+# $$
+# \operatorname{CKA}(X, Y) = \frac{\lVert Y^\top X \rVert_F^2}
+#   {\lVert X^\top X \rVert_F \, \lVert Y^\top Y \rVert_F}
+#   = \frac{\operatorname{tr}(K L)}{\lVert K \rVert_F \, \lVert L \rVert_F},
+# \qquad K = X X^\top,\; L = Y Y^\top .
+# $$
+#
+# The second form compares the two $n \times n$ similarity matrices of the examples: CKA
+# asks whether the two representations find the *same examples similar*. It is 1 when
+# $Y$ is $X$ up to a rotation and an overall scale, and it does not care about the number
+# of features. Both properties matter here: the features after adaptation may be rotated
+# or rescaled versions of the features before, which is not a change of representation.
+#
+# A from-scratch version of the Gram-matrix form, and a check that it agrees with
+# `cxgrad.analysis.linear_cka` and has the invariances just claimed:
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def cka_by_hand(x, y):
+    x = x.double() - x.double().mean(0)
+    y = y.double() - y.double().mean(0)
+    k, l = x @ x.T, y @ y.T
+    return float((k * l).sum() / (k.norm() * l.norm()))
+
+
+generator = torch.Generator().manual_seed(0)
+x = torch.randn(75, 40, generator=generator)
+rotation, _ = torch.linalg.qr(torch.randn(40, 40, generator=generator, dtype=torch.float64))
+other = torch.randn(75, 40, generator=generator)
+print(f"CKA(X, 3 X Q) with Q a rotation: {linear_cka(x, 3 * x.double() @ rotation):.6f}")
+print(f"CKA(X, X + noise):               {linear_cka(x, x + 0.5 * other):.4f}")
+print(f"CKA(X, unrelated Y):             {linear_cka(x, other):.4f}")
+agree = abs(cka_by_hand(x, x + 0.5 * other) - linear_cka(x, x + 0.5 * other))
+print(f"by hand vs library: difference < 1e-10: {agree < 1e-10}")
+
+# %% [markdown]
+# Note the third line: two *unrelated* random representations of 75 examples do not have
+# a CKA of 0. With few examples and many features, chance alignment is sizable, which is
+# one reason not to read small differences between CKA values as meaningful.
+#
+# ## CKA before and after adaptation
+#
+# `cxgrad.analysis.adaptation_cka(learner, params, x_support, y_support, x_query)` adapts
+# `params` to one task's support set exactly as at test time (five first-order steps) and
+# returns, for each conv block, the CKA between the block's output on the task's query
+# images with the meta-learned parameters ("before") and with the adapted ones ("after").
+# A value near 1 means the inner loop left that block's representation of the queries
+# essentially unchanged (reuse); a lower value means it changed it.
+#
+# A sanity check first, on freshly initialized (seed 0, untrained) networks and test
+# task 0. ANIL never adapts the body, so all four of its blocks must give exactly 1:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+task = test_tasks.batch(0, 1)
+for method in ["anil", *METHODS]:
+    learner = build_learner(course_config(method))
+    fresh = learner.init_params(SEED)
+    cka = adaptation_cka(learner, fresh, task.x_support[0], task.y_support[0], task.x_query[0])
+    print(f"{LABELS[method]:7s} untrained: " + "  ".join(f"{c:.3f}" for c in cka))
+
+# %% [markdown]
+# In these untrained networks the CKA falls from the first block to the last: a change in
+# early weights is amplified layer after layer, and the deepest block is the closest to the
+# loss. Notice also where CxGrad's *untrained* network stands compared with MAML's. Its
+# inner steps use the implicit gradient scaling of Eq. 6,
+# $w^{(\ell)} \leftarrow \gamma^{(\ell)} w^{(\ell)} / \lVert w^{(\ell)} \rVert$, which
+# leaves the forward pass unchanged (Eq. 4) but multiplies the gradient by
+# $\lVert w^{(\ell)} \rVert / \gamma^{(\ell)}$ (Eq. 5), and the weight it updates now
+# has norm $\gamma^{(\ell)}$ instead of $\lVert w^{(\ell)} \rVert$. The next cell
+# compares the two at initialization, using the inner loop's trace:
+
+# %%
+learner = build_learner(course_config("cxgrad"))
+fresh = learner.init_params(SEED)
+trace = InnerTrace()
+learner.adapt(fresh, task.x_support[0], task.y_support[0], 5, first_order=True, trace=trace)
+for layer, name, gamma in zip(LAYERS, learner.scaled_names, trace.gammas[0], strict=True):
+    norm = float(fresh[name].norm())
+    print(
+        f"{layer}: ||w|| = {norm:.2f}, gamma = {gamma:.2f}, "
+        f"relative step size x{(norm / gamma) ** 2:.0f} compared with MAML"
+    )
+
+# %% [markdown]
+# The relative size of a step, $\lVert \Delta w \rVert / \lVert w \rVert$, grows by
+# $(\lVert w \rVert / \gamma)^2$: one factor from the larger gradient, one from the
+# smaller weight it is applied to. Where the factors $\gamma^{(\ell)}$ of the
+# untrained $g_\phi$ are smaller than the initial weight norms, even an untrained CxGrad
+# takes large steps in the body. Differences between trained models must be read against
+# this starting point: part of CxGrad's representation change is built into IGS, and
+# meta-training decides how much of it to keep, layer by layer and task by task.
+#
+# ## The meta-trained models
+#
+# Chapter 6's runs for MAML, BOIL and CxGrad (the cache returns them; they are trained
+# here only if chapter 6 has not run with the same parameters), each at its best
+# validation checkpoint.
+
+# %%
+models = {}
+for method in METHODS:
+    run = RunDir(trained_run(method, course_config(method), dataset=omniglot, progress=False))
+    config = run.read_config()
+    best = run.read_best()[0]
+    params = load_checkpoint(run.checkpoints / best["file"], config)["params"]
+    models[method] = (build_learner(config), params)
+    print(
+        f"{LABELS[method]:7s} {best['file']}, validation accuracy {100 * best['val_accuracy']:.1f}%"
+    )
+
+# %% [markdown]
+# Now the paper's Figure 3 for our models: the CKA of each block, averaged over the first
+# `CKA_TASKS` test tasks, with a 95% interval over tasks ($\pm 1.96\,s/\sqrt{T}$).
+
+# %%
+cka = {}
+for method, (learner, params) in models.items():
+    values = []
+    for t in range(CKA_TASKS):
+        b = test_tasks.batch(t, 1)
+        values.append(adaptation_cka(learner, params, b.x_support[0], b.y_support[0], b.x_query[0]))
+    cka[method] = np.array(values)  # [tasks, blocks]
+
+
+def mean_and_ci(values):
+    """Mean over tasks (axis 0) and the half-width of its 95% interval."""
+    return values.mean(0), 1.96 * values.std(0, ddof=1) / math.sqrt(len(values))
+
+
+print(f"{'':8s}" + "".join(f"{name:>17s}" for name in LAYERS))
+for method in METHODS:
+    mean, half = mean_and_ci(cka[method])
+    print(
+        f"{LABELS[method]:8s}"
+        + "".join(f"{m:10.3f} +-{h:5.3f}" for m, h in zip(mean, half, strict=True))
+    )
+print(f"(mean +- 95% interval over {CKA_TASKS} Omniglot test tasks)")
+
+# %%
+fig, ax = plt.subplots(figsize=(6.5, 4))
+ax.axhline(1.0, color="tab:orange", ls="--", lw=1, label="ANIL (body not adapted)")
+for i, method in enumerate(METHODS):
+    mean, half = mean_and_ci(cka[method])
+    x = np.arange(1, 5) + (i - 1) * 0.06
+    ax.errorbar(x, mean, half, fmt="o-", capsize=4, color=COLORS[method], label=LABELS[method])
+ax.set_xticks(range(1, 5), LAYERS)
+ax.set_xlabel("backbone block (low level → high level)")
+ax.set_ylabel("CKA(before, after adaptation)")
+ax.set_title(f"Representation change in the inner loop (ours, {CKA_TASKS} test tasks)")
+ax.legend(loc="lower left")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Reading the figure, and what the paper found
+#
+# ```{admonition} Paper, section 4.3 and Figure 3 (not our runs)
+# :class: note
+#
+# On miniImageNet 5-way 5-shot, the paper reports that MAML, BOIL and CxGrad all have CKA
+# close to 1 in the low- and mid-level blocks (task-generic low-level features are
+# reused), while at the high-level blocks MAML stays near 1 and BOIL and CxGrad drop
+# markedly, CxGrad lowest. Its reading: MAML reuses its high-level representation, and
+# CxGrad learns the most task-specific features of the three.
+# ```
+#
+# Our setting differs in every respect that could matter: handwritten characters instead
+# of natural images, 1 shot instead of 5, 32 filters, a few hundred iterations instead of
+# 50,000, one seed. So compare *shapes*, not values:
+#
+# * Is the CKA near 1 in the first blocks for all methods and lowest in the last block?
+# * Does MAML's last block stay closer to 1 than BOIL's and CxGrad's?
+# * Where do the trained models stand relative to their untrained starting points printed
+#   above?
+#
+# Two cautions keep the conclusion honest. First, low CKA says that the representation
+# *changed*, not that it changed *usefully*: a large random perturbation also gives low
+# CKA. It is evidence for the paper's story only together with accuracy (chapters 6 and
+# 7), and with the picture below, which shows *how* it changed. Second, with 75 query
+# images per task, CKA values are noisy, and the interval is over tasks only: it says
+# nothing about what another training seed would give.
+#
+# ## t-SNE of the last block's features
+#
+# The paper's Figure 4 shows, for one test task, a two-dimensional t-SNE map
+# {cite}`vandermaaten2008tsne` of the output of the last conv block for every query image,
+# before and after adaptation, colored by class. If the inner loop changes the
+# representation in a useful way, classes that overlap before adaptation should form
+# separate clusters after it. `adapted_features` returns the two feature matrices
+# (`[75, features]`) and `tsne` embeds each (seeded, so the picture is reproducible).
+#
+# t-SNE preserves neighborhoods, not distances or cluster sizes, and two maps are computed
+# independently: compare how well the colors separate within a panel, not positions
+# across panels. As a number that does not depend on the embedding, each panel's title
+# also gives the *silhouette score* of the classes in the original feature space (from -1
+# to 1; higher means tighter, better separated classes).
+
+
+# %%
+def embed_task(index):
+    """Before/after features of test task ``index`` for every model, with their t-SNE."""
+    b = test_tasks.batch(index, 1)
+    labels = b.y_query[0].numpy()
+    panels = {}
+    for method, (learner, params) in models.items():
+        before, after = adapted_features(
+            learner, params, b.x_support[0], b.y_support[0], b.x_query[0]
+        )
+        panels[method] = [
+            (stage, tsne(f, seed=0), silhouette_score(f.numpy(), labels))
+            for stage, f in (("before", before), ("after", after))
+        ]
+    return labels, panels
+
+
+def plot_embeddings(index):
+    labels, panels = embed_task(index)
+    fig, axes = plt.subplots(2, len(models), figsize=(3.6 * len(models), 7))
+    for col, method in enumerate(models):
+        for row, (stage, points, silhouette) in enumerate(panels[method]):
+            ax = axes[row, col]
+            for c in range(5):
+                mask = labels == c
+                ax.scatter(
+                    *points[mask].T,
+                    s=20,
+                    color=plt.cm.tab10(c),
+                    marker="os^Dv"[c],
+                    label=f"label {c}",
+                )
+            ax.set_title(f"{LABELS[method]}, {stage} (silhouette {silhouette:.2f})", fontsize=10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=5, title="query class")
+    fig.suptitle(f"t-SNE of conv4 features of the 75 queries of test task {index} (ours)")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    plt.show()
+    return panels
+
+
+panels = plot_embeddings(TSNE_TASK)
+
+# %% [markdown]
+# One task is one sample, and a t-SNE picture is easy to over-read. The silhouette scores
+# averaged over the same test tasks as the CKA give a steadier summary of how much
+# adaptation sharpens the class structure of the last block:
+
+# %%
+silhouettes = {m: [] for m in models}
+for t in range(CKA_TASKS):
+    b = test_tasks.batch(t, 1)
+    labels = b.y_query[0].numpy()
+    for method, (learner, params) in models.items():
+        before, after = adapted_features(
+            learner, params, b.x_support[0], b.y_support[0], b.x_query[0]
+        )
+        silhouettes[method].append(
+            (silhouette_score(before.numpy(), labels), silhouette_score(after.numpy(), labels))
+        )
+for method, pairs in silhouettes.items():
+    s = np.array(pairs)
+    gain, half = mean_and_ci(s[:, 1:] - s[:, :1])
+    print(
+        f"{LABELS[method]:7s} silhouette before {s[:, 0].mean():+.3f}, "
+        f"after {s[:, 1].mean():+.3f}, change {gain[0]:+.3f} +- {half[0]:.3f}"
+    )
+print(f"(conv4 features of the queries, mean over {CKA_TASKS} test tasks, 95% interval)")
+
+# %% [markdown]
+# ```{admonition} Paper, section 4.4 and Figure 4 (not our runs)
+# :class: note
+#
+# On miniImageNet and on CUB (cross-domain), the paper reports that with MAML only the
+# classes already clustered before adaptation form clusters after it, while with CxGrad
+# samples dispersed before adaptation gather into class clusters after it, and concludes
+# that CxGrad's inner loop performs effective representation change in the same domain
+# and across domains.
+# ```
+#
+# The same caution as for CKA applies: our models are small and briefly trained, and
+# Omniglot characters are easier to separate than natural images, so clusters may be
+# visible before adaptation already. What to look for is the *change* from the top row
+# to the bottom row of each column, and whether the silhouette numbers agree with it.
+
+# %% [markdown]
+# ### Explore other tasks (Jupyter or Colab)
+#
+# The static figure above shows task `TSNE_TASK`. In a live notebook, set
+# `INTERACTIVE = True` in the parameters cell to get a slider that redraws the figure for
+# any test task (the book, being static, shows only the figure above).
+
+# %%
+if INTERACTIVE:
+    import ipywidgets as widgets
+
+    def show_task(task):
+        plot_embeddings(task)
+
+    widgets.interact(
+        show_task, task=widgets.IntSlider(value=TSNE_TASK, min=0, max=99, description="test task")
+    )
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Repeat the CKA analysis on the Fashion-MNIST test tasks of chapter 7
+#    (`load_fashion_mnist`, `EpisodeSampler(fashion.split("test"), 5, 1, 15, seed=0,
+#    split_name="test")`). Does the inner loop change the representation more out of
+#    domain, as the argument of chapter 7 suggests it should?
+# 2. CKA after more inner steps: build each learner with
+#    `build_learner(config.replace(inner_steps_eval=10))` and recompute. Which blocks
+#    move further, and does CxGrad's last block keep moving?
+# 3. Compare each trained model's CKA with its untrained one over the same `CKA_TASKS`
+#    tasks. Did meta-training make the inner loop change the high-level representation
+#    *more* or *less* than at initialization, for each method?
+#
+# ```{admonition} Solutions
+# :class: dropdown
+#
+# 1. Replace `test_tasks` by the Fashion-MNIST sampler in the CKA loop. Out of domain the
+#    features meta-learned on Omniglot fit the queries worse, the support loss is higher
+#    and its gradients larger, so the last blocks usually move more (lower CKA) for the
+#    methods that adapt the body; ANIL's CKA stays exactly 1 in any domain.
+# 2. `adaptation_cka` uses `learner.meta.inner_steps_eval`, so a learner built from the
+#    modified configuration adapts for 10 steps. CKA falls further mainly in the last
+#    blocks; the first block barely moves for every method.
+# 3. Call `adaptation_cka(learner, learner.init_params(SEED), ...)` in the same loop. The
+#    untrained numbers printed in the sanity check are the starting point; meta-training
+#    can learn an initialization whose features need little change (reuse, as ANIL
+#    found for MAML), or, for CxGrad, a scaling network $g_\phi$ whose factors
+#    $\gamma^{(\ell)}$ choose how far each layer moves. Which one happened is an empirical
+#    question for your run; answer it with the intervals, not with one task.
+# ```
