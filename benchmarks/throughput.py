@@ -1,12 +1,21 @@
 """Meta-training throughput and peak memory at the paper's shapes, sequential vs batched.
 
-Each (shape, method, path) runs in a fresh subprocess so that its peak memory is its own:
-CUDA's ``max_memory_allocated`` on a GPU, the process's peak resident set size on the CPU
-(which includes the ~0.5 GB of the torch library itself). One measured iteration = every
-task's inner loop, the query losses, one backward through all of it (second order unless
---first-order) and one Adam step. ``sequential`` loops over the tasks in Python and keeps
-every task's graph for one backward, as the authors' code does; ``batched`` runs all tasks
-at once with torch.func.vmap. The ratio column is batched / sequential tasks per second.
+One measured iteration is what ``cxgrad train`` does per step: every task's inner loop, the
+query losses, one backward through all of it (second order unless --first-order), reading
+the loss back to the host, and one Adam step. The paths:
+
+* ``sequential`` loops over the tasks in Python and keeps every task's graph for one
+  backward, as the authors' code does (the readable reference);
+* ``batched`` runs all tasks at once: Conv4 folds the tasks into grouped convolutions
+  (``Conv4Config.forward_tasks``); a backbone without that is batched with torch.func.vmap;
+* ``sequential+graph`` and ``batched+graph`` (CUDA only) capture the same computation once
+  as a CUDA graph and replay it (``cxgrad.cuda_graph``); ``batched+graph`` is what
+  ``cxgrad train`` uses on a GPU by default.
+
+The ratio column is each path's tasks per second over the sequential path's, measured in
+the same run. Peak memory is CUDA's ``max_memory_allocated`` for the measured configuration
+on a GPU; on the CPU each configuration runs in a fresh subprocess and reports the process's
+peak resident set size (which includes the ~0.5 GB of the torch library itself).
 
     python benchmarks/throughput.py                  # every method, shape and path
     python benchmarks/throughput.py --methods cxgrad --shapes miniimagenet-5w1s --iterations 20
@@ -17,6 +26,7 @@ Inputs are random tensors of the right shape: throughput does not depend on pixe
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import resource
@@ -26,6 +36,7 @@ import time
 
 import torch
 
+from cxgrad.cuda_graph import GraphedMetaGradient
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.device import resolve_device
 from cxgrad.meta import MetaConfig, MetaLearner
@@ -37,6 +48,8 @@ SHAPES = {
     "miniimagenet-5w5s": (5, 5, 15, 3, 84, 48, 2),
     "omniglot-5w1s": (5, 1, 15, 1, 28, 64, 4),
 }
+PATHS = ("sequential", "batched", "sequential+graph", "batched+graph")
+PAPER_ITERATIONS = 50_000  # the paper's miniImageNet meta-training length
 
 
 def random_batch(shape, device) -> TaskBatch:
@@ -69,8 +82,15 @@ def measure(
     steps: int,
 ) -> dict:
     device = resolve_device(device_name)
+    if path.endswith("+graph") and device.type != "cuda":
+        raise SystemExit(f"path {path} needs a CUDA device")
     shape = SHAPES[shape_name]
     ways, _, _, channels, size, filters, batch_size = shape
+    if device.type == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        baseline = torch.cuda.memory_allocated(device)
     learner = MetaLearner(
         Conv4Config(ways=ways, in_channels=channels, image_size=size, filters=filters),
         MetaConfig(method=method, first_order=first_order, inner_steps_train=steps),
@@ -78,24 +98,37 @@ def measure(
     params = {k: v.to(device).requires_grad_() for k, v in learner.init_params(0).items()}
     optimizer = torch.optim.Adam(params.values(), lr=1e-3)
     batch = random_batch(shape, device)
+    batched = path.startswith("batched")
 
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        loss, _ = learner.meta_batch_loss(params, batch, batched=path == "batched")
-        loss.backward()
-        optimizer.step()
+    def meta_loss(p, b):
+        return learner.meta_batch_loss(p, b, batched=batched)
+
+    if path.endswith("+graph"):
+        graphed = GraphedMetaGradient(meta_loss, params, batch)
+
+        def step():
+            loss, _ = graphed(batch)
+            float(loss.detach())  # the trainer reads the loss back every iteration
+            optimizer.step()
+    else:
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            loss, _ = meta_loss(params, batch)
+            loss.backward()
+            float(loss.detach())
+            optimizer.step()
 
     for _ in range(warmup):
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     for _ in range(iterations):
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() / 2**20
+        peak = (torch.cuda.max_memory_allocated(device) - baseline) / 2**20
         memory_kind = "cuda max_memory_allocated"
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -111,6 +144,7 @@ def measure(
         "iterations": iterations,
         "seconds_per_iteration": seconds / iterations,
         "tasks_per_second": batch_size * iterations / seconds,
+        "hours_per_50k": PAPER_ITERATIONS * seconds / iterations / 3600,
         "peak_memory_mib": peak,
         "memory_kind": memory_kind,
         "device": describe(device),
@@ -123,71 +157,91 @@ def main() -> int:
     methods = ["maml", "anil", "boil", "cxgrad"]
     parser.add_argument("--methods", nargs="+", default=methods, choices=methods)
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
-    parser.add_argument(
-        "--paths", nargs="+", default=["sequential", "batched"], choices=["sequential", "batched"]
-    )
+    parser.add_argument("--paths", nargs="+", choices=PATHS, help="default: all the device has")
     parser.add_argument("--iterations", type=int, default=3, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--steps", type=int, default=5, help="inner steps")
     parser.add_argument("--first-order", action="store_true")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--isolate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run each configuration in its own process (default: on the CPU only, where "
+        "peak memory is the process's; on a GPU the allocator's peak is reset instead)",
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument(
         "--one", nargs=3, metavar=("METHOD", "SHAPE", "PATH"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--cudnn-benchmark",
+        action="store_true",
+        help="let cuDNN time its algorithms and keep the fastest (torch.backends.cudnn.benchmark)",
+    )
     args = parser.parse_args()
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     options = (args.iterations, args.warmup, args.device, args.first_order, args.steps)
     if args.one:
         print(json.dumps(measure(*args.one, *options)))
         return 0
+    on_gpu = resolve_device(args.device).type == "cuda"
+    paths = args.paths or [p for p in PATHS if on_gpu or not p.endswith("+graph")]
+    isolate = (not on_gpu) if args.isolate is None else args.isolate
     results = []
     print(
-        f"{'shape':18s} {'method':7s} {'path':10s} {'s/iter':>8s} {'tasks/s':>8s} "
-        f"{'peak MiB':>9s} {'ratio':>6s}"
+        f"{'shape':18s} {'method':7s} {'path':17s} {'s/iter':>8s} {'tasks/s':>8s} "
+        f"{'peak MiB':>9s} {'ratio':>6s} {'50k iters':>9s}"
     )
     for shape in args.shapes:
         for method in args.methods:
-            by_path = {}
-            for path in args.paths:
-                cmd = [
-                    sys.executable,
-                    __file__,
-                    "--one",
-                    method,
-                    shape,
-                    path,
-                    "--iterations",
-                    str(args.iterations),
-                    "--warmup",
-                    str(args.warmup),
-                    "--device",
-                    args.device,
-                    "--steps",
-                    str(args.steps),
-                ]
-                if args.first_order:
-                    cmd.append("--first-order")
-                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-                r = json.loads(out.strip().splitlines()[-1])
-                by_path[path] = r
+            base = None
+            for path in paths:
+                try:
+                    if isolate:
+                        r = _measure_in_subprocess(method, shape, path, args)
+                    else:
+                        r = measure(method, shape, path, *options)
+                except (RuntimeError, subprocess.CalledProcessError) as err:
+                    # Report and go on: one failing configuration must not hide the others.
+                    reason = getattr(err, "stderr", None) or str(err)
+                    print(f"{shape:18s} {method:7s} {path:17s} FAILED: {reason.strip()[-300:]}")
+                    continue
                 results.append(r)
-                base = by_path.get("sequential")
+                base = base or (r if path == "sequential" else None)
                 ratio = f"{r['tasks_per_second'] / base['tasks_per_second']:6.2f}" if base else ""
                 print(
-                    f"{shape:18s} {method:7s} {path:10s} {r['seconds_per_iteration']:8.3f} "
-                    f"{r['tasks_per_second']:8.2f} {r['peak_memory_mib']:9.0f} {ratio}",
+                    f"{shape:18s} {method:7s} {path:17s} {r['seconds_per_iteration']:8.3f} "
+                    f"{r['tasks_per_second']:8.2f} {r['peak_memory_mib']:9.0f} {ratio:>6s} "
+                    f"{r['hours_per_50k']:8.1f}h",
                     flush=True,
                 )
+    if not results:
+        return 1
     first = results[0]
     print(
         f"device: {first['device']}; torch {first['torch']}; memory: {first['memory_kind']}; "
         f"{first['order']} order, {args.steps} inner steps, {args.iterations} timed "
-        f"iteration(s) after {args.warmup} warm-up"
+        f"iteration(s) after {args.warmup} warm-up; cudnn.benchmark {args.cudnn_benchmark}; "
+        f"50k iters = hours for {PAPER_ITERATIONS:,} meta-iterations at this rate "
+        "(no validation)"
     )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)
     return 0
+
+
+def _measure_in_subprocess(method: str, shape: str, path: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--one", method, shape, path]
+    cmd += ["--iterations", str(args.iterations), "--warmup", str(args.warmup)]
+    cmd += ["--device", args.device, "--steps", str(args.steps)]
+    if args.first_order:
+        cmd.append("--first-order")
+    if args.cudnn_benchmark:
+        cmd.append("--cudnn-benchmark")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from cxgrad.config import BACKBONES, DATASET_CHANNELS, PRESETS, TrainConfig, build_config
+from cxgrad.cuda_graph import CUDA_GRAPH_OPTIONS
 from cxgrad.data.prepare import PREPARABLE
 from cxgrad.device import EXECUTION_PATHS
 from cxgrad.errors import CxGradError
@@ -106,6 +107,13 @@ def _train_parser(sub) -> None:
         help="compute a meta-batch task by task (sequential) or all at once with "
         "vmap (batched); auto: batched on a GPU, sequential on a CPU",
     )
+    p.add_argument(
+        "--cuda-graph",
+        choices=CUDA_GRAPH_OPTIONS,
+        default="auto",
+        help="capture the training step once as a CUDA graph and replay it (same maths, "
+        "far fewer kernel launches); auto: on a GPU",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_train)
 
@@ -135,6 +143,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             data_root=args.data_root,
             device=args.device,
             path=args.path,
+            cuda_graph=args.cuda_graph,
             progress=not args.no_progress,
         )
     except KeyboardInterrupt:

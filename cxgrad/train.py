@@ -13,13 +13,16 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from tqdm.auto import tqdm
 
 from cxgrad.checkpoint import load_checkpoint, save_checkpoint
 from cxgrad.config import TrainConfig
+from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
 from cxgrad.data import ClassImages, EpisodeSampler, FewShotDataset, load_dataset
+from cxgrad.data.episodes import TaskBatch
 from cxgrad.device import resolve_device, use_batched_path
 from cxgrad.errors import DataError, TrainingDiverged
 from cxgrad.evaluate import evaluate
@@ -103,12 +106,15 @@ class Trainer:
         progress: bool = True,
         dataset: FewShotDataset | None = None,
         path: str = "auto",
+        cuda_graph: str = "auto",
     ) -> None:
         self.run = RunDir(Path(out))
         self.run.check_start(config, resume)
         self.config = config
         self.device = resolve_device(device)
         self.batched = use_batched_path(path, self.device)
+        self.use_cuda_graph = use_cuda_graph(cuda_graph, self.device)
+        self._graphed: GraphedMetaGradient | None = None  # captured at the first step
         self.progress = progress
         # Load and check the data before writing anything, so a failure leaves no half run.
         self.dataset = dataset or load_config_dataset(config, data_root, progress)
@@ -156,27 +162,37 @@ class Trainer:
         """One outer update on meta-batch ``self.iteration``; returns (loss, accuracy)."""
         b = self.config.meta_batch
         batch = self.samplers["train"].batch(self.iteration * b, b).to(self.device)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss, accuracy = self.learner.meta_batch_loss(
-            self.params, batch, training=True, batched=self.batched
-        )
-        self._check_finite(loss)
-        loss.backward()
-        self._check_finite(loss, gradients=True)
+        loss, accuracy = self._meta_gradient(batch)
+        # One host-device synchronization per iteration: loss, accuracy and a finiteness
+        # flag per meta-gradient come back together.
+        grads = [(name, p.grad) for name, p in self.params.items() if p.grad is not None]
+        norms = [torch.linalg.vector_norm(g) for _, g in grads]
+        values = torch.stack([loss.detach(), accuracy, *norms]).tolist()
+        loss_value, accuracy_value, grad_norms = values[0], values[1], values[2:]
+        if not math.isfinite(loss_value):
+            self._diverged("loss", loss_value)
+        for (name, _), norm in zip(grads, grad_norms, strict=True):
+            if not math.isfinite(norm):
+                self._diverged(f"meta-gradient of {name}", loss_value)
         self.optimizer.step()
         self.iteration += 1
-        return float(loss.detach()), float(accuracy)
+        return loss_value, accuracy_value
 
-    def _check_finite(self, loss: torch.Tensor, gradients: bool = False) -> None:
-        bad = not math.isfinite(float(loss.detach()))
-        where = "loss"
-        if gradients and not bad:
-            for name, p in self.params.items():
-                if p.grad is not None and not torch.isfinite(p.grad).all():
-                    bad, where = True, f"meta-gradient of {name}"
-                    break
-        if not bad:
-            return
+    def _meta_loss(self, params: Params, batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.learner.meta_batch_loss(params, batch, training=True, batched=self.batched)
+
+    def _meta_gradient(self, batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Meta-batch loss and accuracy, with the meta-gradient left in each ``.grad``."""
+        if self.use_cuda_graph:
+            if self._graphed is None:
+                self._graphed = GraphedMetaGradient(self._meta_loss, self.params, batch)
+            return self._graphed(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, accuracy = self._meta_loss(self.params, batch)
+        loss.backward()
+        return loss, accuracy
+
+    def _diverged(self, where: str, loss_value: float) -> NoReturn:
         self.run.append_metrics({"iteration": self.iteration + 1, "event": "diverged"})
         kept = (
             f"the last good checkpoint is {self.run.last_path} (iteration "
@@ -185,7 +201,7 @@ class Trainer:
             else "no checkpoint had been saved yet"
         )
         raise TrainingDiverged(
-            f"the {where} became non-finite (value {float(loss.detach())}) at iteration "
+            f"the {where} became non-finite (value {loss_value}) at iteration "
             f"{self.iteration + 1}; training stopped and {kept}. Lower --outer-lr or "
             f"--inner-lr (now {self.config.outer_lr} and {self.config.inner_lr}), then train "
             "again or resume."
@@ -227,6 +243,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def train(self) -> TrainResult:
+        # The training shapes never change, so on a GPU let cuDNN time its convolution
+        # algorithms once and keep the fastest (the global flag is restored afterwards).
+        previous = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = previous or self.device.type == "cuda"
+        try:
+            return self._train()
+        finally:
+            torch.backends.cudnn.benchmark = previous
+
+    def _train(self) -> TrainResult:
         config = self.config
         last_val = None
         bar = tqdm(
@@ -278,6 +304,7 @@ def train(
     progress: bool = True,
     dataset: FewShotDataset | None = None,
     path: str = "auto",
+    cuda_graph: str = "auto",
 ) -> TrainResult:
     """Meta-train ``config`` into run directory ``out`` (see ``Trainer``).
 

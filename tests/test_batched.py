@@ -1,4 +1,8 @@
-"""The batched (vmap) path computes exactly what the sequential reference path computes."""
+"""The batched path computes exactly what the sequential reference path computes.
+
+Conv4 batches by folding the tasks into grouped convolutions (``forward_tasks``); ResNet-12,
+which has no folded forward, batches with ``vmap``. Both are checked against the loop.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from cxgrad.data.episodes import EpisodeSampler, TaskBatch
 from cxgrad.device import use_batched_path
 from cxgrad.errors import ConfigError
 from cxgrad.evaluate import evaluate
+from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner
+from cxgrad.models import Conv4Config, ResNet12Config
+from cxgrad.models.conv4 import conv4_forward, conv4_forward_tasks
 
 METHODS = ["maml", "anil", "boil", "cxgrad"]
 
@@ -62,6 +69,65 @@ def test_parity_in_float32(method):
     scale = max(float(g.abs().max()) for g in seq[2].values())
     for name in params:
         assert float((vec[2][name] - seq[2][name]).abs().max()) < 1e-4 * scale, name
+
+
+def test_folded_forward_is_one_forward_per_task():
+    """Per-task convs and head with shared BatchNorm (MAML's inner loop), then everything
+    per task, then everything shared: always B separate forwards."""
+    config = Conv4Config(ways=4, in_channels=3, image_size=20, filters=6)
+    per_task = [
+        {k: v.double() for k, v in config.init(torch.Generator().manual_seed(s)).items()}
+        for s in range(3)
+    ]
+    stacked = {k: torch.stack([p[k] for p in per_task]) for k in per_task[0]}
+    x = torch.rand(3, 7, 3, 20, 20, dtype=torch.float64)
+    for adapted in (["conv", "head"], ["conv", "bn", "head"], []):
+        params = {
+            k: stacked[k] if k.split(".")[0].rstrip("1234") in adapted else per_task[0][k]
+            for k in stacked
+        }
+        expected = torch.stack(
+            [
+                conv4_forward(
+                    {k: v[b] if v.dim() > per_task[0][k].dim() else v for k, v in params.items()},
+                    x[b],
+                    config,
+                )
+                for b in range(3)
+            ]
+        )
+        torch.testing.assert_close(conv4_forward_tasks(params, x, config), expected)
+
+
+@pytest.mark.parametrize("method", ["maml", "cxgrad"])
+def test_vmap_parity_on_a_backbone_without_folding(method):
+    """ResNet-12 has no forward_tasks: its batched path is vmap, checked in float64."""
+    model = ResNet12Config(ways=3, in_channels=3, image_size=16, channels=2)
+    learner = MetaLearner(model, MetaConfig(method=method, inner_steps_train=2, inner_lr=0.1))
+    assert not learner.folds_tasks
+    params = {k: v.double() for k, v in learner.init_params(0).items()}
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(3).repeat(2, 1)
+    batch = TaskBatch(
+        torch.rand(2, 3, 3, 16, 16, generator=g, dtype=torch.float64),
+        labels,
+        torch.rand(2, 3, 3, 16, 16, generator=g, dtype=torch.float64),
+        labels,
+    )
+    seq = loss_and_grads(learner, params, batch, batched=False)
+    vec = loss_and_grads(learner, params, batch, batched=True)
+    torch.testing.assert_close(vec[0], seq[0], rtol=1e-12, atol=1e-12)
+    for name in params:
+        torch.testing.assert_close(vec[2][name], seq[2][name], rtol=1e-9, atol=1e-12)
+
+
+def test_trace_refuses_several_tasks():
+    learner = tiny_learner("cxgrad")
+    batch = task_batch(torch.float32)
+    with pytest.raises(ValueError, match="records one task"):
+        learner.adapt(
+            learner.init_params(0), batch.x_support, batch.y_support, 1, True, InnerTrace()
+        )
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -46,8 +46,17 @@ def gphi(params: Params, nu: torch.Tensor) -> torch.Tensor:
 
 
 def implicit_gradient_scaling(weights: Params, names: list[str], gammas: torch.Tensor) -> Params:
-    """Algorithm 2, step 2: ``w_l <- gamma_l * w_l / ||w_l||_F`` for each name in order."""
-    return {
-        name: gammas[layer] * weights[name] / torch.linalg.vector_norm(weights[name])
-        for layer, name in enumerate(names)
-    }
+    """Algorithm 2, step 2: ``w_l <- gamma_l * w_l / ||w_l||_F`` for each name in order.
+
+    One task: ``gammas`` is ``[L]``. B tasks: ``gammas`` is ``[B, L]`` and each weight
+    ``[B, ...]``, scaled by its own task's factor and norm.
+    """
+    tasks = gammas.dim() - 1  # leading task dimensions: 0 or 1
+    scaled = {}
+    for layer, name in enumerate(names):
+        weight = weights[name]
+        per_weight = (1,) * (weight.dim() - tasks)  # broadcast over the weight's own dims
+        gamma = gammas[..., layer].reshape(*gammas.shape[:-1], *per_weight)
+        norm = torch.linalg.vector_norm(weight.flatten(tasks), dim=-1)
+        scaled[name] = gamma * weight / norm.reshape(*gammas.shape[:-1], *per_weight)
+    return scaled

@@ -9,6 +9,12 @@ Inner-loop gradients are computed with ``torch.func.grad``; the outer meta-gradi
 ordinary ``backward()`` through them (functorch transforms compose with autograd). First
 order simply detaches the inner gradients.
 
+The same functions run one task (support images ``[N*K, C, H, W]``) or, on a backbone
+with ``forward_tasks``, B tasks at once (``[B, N*K, C, H, W]``, the batched path): adapted
+tensors then carry a leading task dimension, the inner loss is the sum of the tasks' mean
+losses (so its gradient is every task's own gradient, stacked), and CxGrad's context is
+``[B, context_dim]``. Backbones without ``forward_tasks`` are batched with ``vmap``.
+
 Which tensors adapt in the inner loop:
 
 ==========  ============================================================
@@ -59,9 +65,13 @@ class InnerTrace:
 def cross_entropy_and_accuracy(
     logits: torch.Tensor, labels: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    loss = F.cross_entropy(logits, labels)
-    accuracy = (logits.argmax(-1) == labels).to(logits.dtype).mean()
-    return loss, accuracy
+    """Mean loss and accuracy of one task (logits ``[M, ways]``), or of each of B tasks
+    (logits ``[B, M, ways]``, results ``[B]``)."""
+    accuracy = (logits.argmax(-1) == labels).to(logits.dtype).mean(-1)
+    if logits.dim() == 2:
+        return F.cross_entropy(logits, labels), accuracy
+    losses = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
+    return losses.view(labels.shape).mean(-1), accuracy
 
 
 class MetaLearner:
@@ -97,12 +107,21 @@ class MetaLearner:
             )
         return params
 
+    @property
+    def folds_tasks(self) -> bool:
+        """Whether the backbone runs B tasks in one forward (``forward_tasks``)."""
+        return hasattr(self.model, "forward_tasks")
+
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        """Logits of one task (``x`` is ``[M, C, H, W]``) or of B tasks (``[B, M, C, H, W]``)."""
+        if x.dim() == 5:
+            return self.model.forward_tasks(params, x)
         return self.model.forward(params, x)
 
     def _support_loss(self, adapted: Params, frozen: Params, x: torch.Tensor, y: torch.Tensor):
+        # For B tasks the sum of their mean losses: its gradient is each task's own gradient.
         loss, _ = cross_entropy_and_accuracy(self.forward({**frozen, **adapted}, x), y)
-        return loss, loss.detach()
+        return loss.sum(), loss.detach()
 
     # ----------------------------------------------------------------- inner loop
     def adapt(
@@ -121,12 +140,16 @@ class MetaLearner:
         ``first_order`` the inner gradients are detached (FOMAML, and evaluation).
         ``initial_context`` (CxGrad, task-wise only) replaces the warm-up context step by a
         given nu; tests use it to check the meta-gradient against finite differences.
+        With B tasks (``x_support`` of rank 5) the adapted entries are ``[B, ...]``; ``trace``
+        then is not available.
         """
+        if x_support.dim() == 5 and trace is not None:
+            raise ValueError("an InnerTrace records one task: adapt the tasks one by one")
         if self.meta.method == "cxgrad":
             return self._adapt_cxgrad(
                 params, x_support, y_support, steps, first_order, trace, initial_context
             )
-        fast = {name: params[name] for name in self.adapted_names}
+        fast = self._fast_weights(params, x_support)
         frozen = {k: v for k, v in params.items() if k not in fast}
         alpha = self.meta.inner_lr
         for _ in range(steps):
@@ -151,7 +174,7 @@ class MetaLearner:
         """Algorithm 1, lines 5-15, for one task."""
         meta = self.meta
         to_scale = self.scaled_names
-        fast = {name: params[name] for name in self.adapted_names}
+        fast = self._fast_weights(params, x)
         frozen = {k: v for k, v in params.items() if k not in fast}
 
         def scale(nu: torch.Tensor, weights: Params) -> Params:
@@ -173,7 +196,8 @@ class MetaLearner:
         def reset_and_warm_up(weights: Params) -> torch.Tensor:
             # Lines 6-10: nu = 0, one support pass through IGS, one nu step. Its graph is
             # not kept (as in the authors' code): nu enters the loop as a constant.
-            nu = torch.zeros(meta.context_dim, dtype=x.dtype, device=x.device)
+            tasks = x.shape[:-4]  # () for one task, (B,) for B tasks
+            nu = torch.zeros(*tasks, meta.context_dim, dtype=x.dtype, device=x.device)
             _, _, g_nu, _ = context_grad(weights, nu)
             if trace is not None:
                 trace.context_updates += 1
@@ -195,6 +219,14 @@ class MetaLearner:
             fast = {k: current[k] - meta.inner_lr * grads[k] for k in current}  # line 14
             nu = nu - meta.context_lr * g_nu
         return {**frozen, **fast}
+
+    def _fast_weights(self, params: Params, x_support: torch.Tensor) -> Params:
+        """The tensors the inner loop adapts, one copy per task when x holds B tasks."""
+        if x_support.dim() == 4:
+            return {name: params[name] for name in self.adapted_names}
+        tasks = x_support.shape[0]
+        names = self.adapted_names
+        return {name: params[name].expand(tasks, *params[name].shape) for name in names}
 
     # ----------------------------------------------------------------- one task
     def task_loss(
@@ -236,6 +268,8 @@ class MetaLearner:
     ) -> torch.Tensor:
         """``predict`` for a batch of tasks: logits ``[B, N*Q, N]``."""
         params = {k: v.detach() for k, v in params.items()}
+        if batched and self.folds_tasks:
+            return self.predict(params, x_support, y_support, x_query)
         if batched:
             return vmap(lambda xs, ys, xq: self.predict(params, xs, ys, xq))(
                 x_support, y_support, x_query
@@ -255,12 +289,14 @@ class MetaLearner:
 
         ``batched=False`` is the readable reference path: a Python loop over tasks whose
         graphs are all kept for one backward, like the authors' code. ``batched=True``
-        computes the same function for all tasks at once with ``torch.func.vmap`` (convs
-        over a batch of weights become grouped convolutions): one kernel launch per layer
-        per step instead of one per task.
+        computes the same function for all tasks at once: one kernel launch per layer per
+        step instead of one per task. With a backbone that folds tasks (Conv4) the tasks run
+        as grouped convolutions through ``forward_tasks``; otherwise with ``torch.func.vmap``.
         """
         tasks = (batch.x_support, batch.y_support, batch.x_query, batch.y_query)
-        if batched:
+        if batched and self.folds_tasks:
+            losses, accuracies = self.task_loss(params, *tasks, training=training)
+        elif batched:
             losses, accuracies = vmap(
                 lambda xs, ys, xq, yq: self.task_loss(params, xs, ys, xq, yq, training=training)
             )(*tasks)

@@ -68,6 +68,9 @@ class Conv4Config:
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
         return conv4_forward(params, x, self)
 
+    def forward_tasks(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        return conv4_forward_tasks(params, x, self)
+
     def features(self, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
         return conv4_features(params, x, self)
 
@@ -137,3 +140,44 @@ def conv4_forward(params: Params, x: torch.Tensor, config: Conv4Config) -> torch
     for layer in range(1, config.layers + 1):
         h = _block(params, h, layer, config)
     return F.linear(h.flatten(1), params["head.weight"], params["head.bias"])
+
+
+# Base rank of each kind of parameter; one more leading dimension means one tensor per task.
+_BASE_RANK = {"conv": 4, "bn": 1, "head.weight": 2, "head.bias": 1}
+
+
+def _per_task(t: torch.Tensor, base_rank: int, tasks: int) -> torch.Tensor:
+    """``t`` stacked over tasks (``[B, ...]``): as given if it has a task dimension, else the
+    shared tensor repeated (gradients flow back to it summed over tasks)."""
+    if t.dim() == base_rank + 1:
+        return t
+    return t.unsqueeze(0).expand(tasks, *t.shape)
+
+
+def conv4_forward_tasks(params: Params, x: torch.Tensor, config: Conv4Config) -> torch.Tensor:
+    """Logits ``[B, N, ways]`` of B tasks at once: ``x`` is ``[B, N, C, H, W]``.
+
+    Each parameter is either shared by all tasks (its usual shape) or per task (a leading
+    dimension B). The tasks are folded into the channel dimension, ``[N, B*C, H, W]``: a
+    grouped convolution (``groups=B``) applies each task's weights to its own channels, and
+    BatchNorm, whose statistics are per channel, normalizes each task with its own batch
+    statistics. This is exactly B separate ``conv4_forward`` calls, in a dozen kernels and
+    without the layout copies that ``vmap`` makes around grouped convolutions and BatchNorm.
+    All tasks must have the same number of images.
+    """
+    tasks, n, channels, height, width = x.shape
+    h = x.transpose(0, 1).reshape(n, tasks * channels, height, width)
+    for layer in range(1, config.layers + 1):
+        weight = _per_task(params[f"conv{layer}.weight"], _BASE_RANK["conv"], tasks)
+        h = F.conv2d(h, weight.flatten(0, 1), padding=1, groups=tasks)
+        gamma = _per_task(params[f"bn{layer}.weight"], _BASE_RANK["bn"], tasks)
+        beta = _per_task(params[f"bn{layer}.bias"], _BASE_RANK["bn"], tasks)
+        h = F.batch_norm(
+            h, None, None, gamma.flatten(), beta.flatten(), training=True, eps=config.bn_eps
+        )
+        h = F.leaky_relu(h, 0.01) if config.activation == "leaky_relu" else F.relu(h)
+        h = F.max_pool2d(h, 2)
+    features = h.reshape(n, tasks, -1).transpose(0, 1)  # [B, N, filters * side * side]
+    weight = _per_task(params["head.weight"], _BASE_RANK["head.weight"], tasks)
+    bias = _per_task(params["head.bias"], _BASE_RANK["head.bias"], tasks)
+    return torch.baddbmm(bias.unsqueeze(1), features, weight.transpose(1, 2))

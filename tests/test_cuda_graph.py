@@ -1,0 +1,136 @@
+"""The CUDA-graph training step: option handling everywhere, and on a GPU, that replaying
+the captured step gives what the eager step gives.
+
+The replay tests need a CUDA device and are skipped without one; the benchmark's device
+runs (``benchmarks/results/``) execute them on a GPU.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import tiny_learner
+from test_batched import task_batch
+from test_train import final_state, tiny_config
+
+from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
+from cxgrad.data import load_synthetic
+from cxgrad.errors import ConfigError
+from cxgrad.train import Trainer, train
+
+METHODS = ["maml", "anil", "boil", "cxgrad"]
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def test_auto_captures_only_on_a_gpu():
+    assert use_cuda_graph("auto", torch.device("cpu")) is False
+    assert use_cuda_graph("off", torch.device("cpu")) is False
+    assert use_cuda_graph("auto", torch.device("cuda")) is True
+    assert use_cuda_graph("off", torch.device("cuda")) is False
+    assert use_cuda_graph("on", torch.device("cuda")) is True
+
+
+def test_on_without_a_gpu_is_refused_with_the_fix():
+    with pytest.raises(ConfigError, match="needs a CUDA device.*--cuda-graph auto or off"):
+        use_cuda_graph("on", torch.device("cpu"))
+
+
+def test_unknown_option_is_refused():
+    with pytest.raises(ConfigError, match="--cuda-graph must be one of auto, on, off, got 'yes'"):
+        use_cuda_graph("yes", torch.device("cpu"))
+
+
+def test_capture_refuses_a_batch_on_the_cpu():
+    learner = tiny_learner("maml")
+    params = {k: v.requires_grad_() for k, v in learner.init_params(0).items()}
+    with pytest.raises(ConfigError, match="need the batch on a CUDA device, got cpu"):
+        GraphedMetaGradient(
+            lambda p, b: learner.meta_batch_loss(p, b), params, task_batch(torch.float32)
+        )
+
+
+def test_trainer_refuses_graphs_on_the_cpu(tmp_path):
+    glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
+    with pytest.raises(ConfigError, match="needs a CUDA device"):
+        Trainer(tiny_config(), tmp_path / "run", dataset=glyphs, device="cpu", cuda_graph="on")
+
+
+# ---------------------------------------------------------------------------- on a GPU
+def eager_step(learner, params, batch, batched):
+    for p in params.values():
+        p.grad = None
+    loss, accuracy = learner.meta_batch_loss(params, batch, batched=batched)
+    loss.backward()
+    return loss.detach(), accuracy, {k: p.grad.clone() for k, p in params.items()}
+
+
+@needs_cuda
+@pytest.mark.parametrize("batched", [False, True], ids=["sequential", "batched"])
+@pytest.mark.parametrize("method", METHODS)
+def test_replay_matches_the_eager_step_on_new_batches(method, batched):
+    """Two different batches after capture: the static inputs really are refilled, and the
+    meta-gradients land in the parameters' ``.grad``."""
+    learner = tiny_learner(method, inner_lr=0.01)
+    params = {k: v.cuda().requires_grad_() for k, v in learner.init_params(0).items()}
+    batches = [task_batch(torch.float32, seed=s).to("cuda") for s in range(3)]
+    graphed = GraphedMetaGradient(
+        lambda p, b: learner.meta_batch_loss(p, b, batched=batched), params, batches[0]
+    )
+    for batch in batches[1:]:
+        loss, accuracy = graphed(batch)
+        replayed = {k: p.grad.clone() for k, p in params.items()}
+        ref_loss, ref_accuracy, ref_grads = eager_step(learner, params, batch, batched)
+        torch.testing.assert_close(loss, ref_loss, rtol=1e-5, atol=1e-6)
+        assert float(accuracy) == float(ref_accuracy)
+        for name in params:
+            torch.testing.assert_close(replayed[name], ref_grads[name], rtol=1e-4, atol=1e-6)
+
+
+@needs_cuda
+def test_replay_refuses_another_shape():
+    learner = tiny_learner("maml")
+    params = {k: v.cuda().requires_grad_() for k, v in learner.init_params(0).items()}
+    graphed = GraphedMetaGradient(
+        lambda p, b: learner.meta_batch_loss(p, b), params, task_batch(torch.float32).to("cuda")
+    )
+    with pytest.raises(ConfigError, match="replays fixed shapes"):
+        graphed(task_batch(torch.float32, tasks=2).to("cuda"))
+
+
+@needs_cuda
+def test_training_with_and_without_graph_agree(tmp_path):
+    glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
+    config = tiny_config()
+    for name, option in (("graph", "on"), ("eager", "off")):
+        train(config, tmp_path / name, dataset=glyphs, progress=False, cuda_graph=option)
+    graph, eager = final_state(tmp_path / "graph"), final_state(tmp_path / "eager")
+    for name in eager["params"]:
+        torch.testing.assert_close(graph["params"][name], eager["params"][name])
+
+
+@needs_cuda
+def test_resume_with_graph_continues_the_run(tmp_path):
+    """Resuming restores the parameters in place, under the graph's fixed addresses."""
+    glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
+    full = tiny_config()
+    train(full, tmp_path / "full", dataset=glyphs, progress=False, cuda_graph="on")
+    cut = full.replace(iterations=3)
+    train(cut, tmp_path / "split", dataset=glyphs, progress=False, cuda_graph="on")
+    train(full, tmp_path / "split", resume=True, dataset=glyphs, progress=False, cuda_graph="on")
+    a, b = final_state(tmp_path / "full"), final_state(tmp_path / "split")
+    for name in a["params"]:
+        torch.testing.assert_close(a["params"][name], b["params"][name])
+
+
+def test_training_leaves_the_cudnn_autotuner_flag_as_it_was(tmp_path):
+    """The trainer turns cuDNN's autotuner on for its own run on a GPU only, and restores it."""
+    glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
+    before = torch.backends.cudnn.benchmark
+    try:
+        for flag in (False, True):
+            torch.backends.cudnn.benchmark = flag
+            config = tiny_config(iterations=1, val_every=1)
+            train(config, tmp_path / str(flag), dataset=glyphs, progress=False, device="cpu")
+            assert torch.backends.cudnn.benchmark is flag
+    finally:
+        torch.backends.cudnn.benchmark = before
