@@ -87,6 +87,22 @@ def test_replay_matches_the_eager_step_on_new_batches(method, batched):
 
 
 @needs_cuda
+@pytest.mark.parametrize("method", METHODS)
+def test_batched_path_matches_the_loop_on_the_gpu(method):
+    """The folded forward (grouped convolutions, cuDNN BatchNorm, in-place activation) against
+    the task-by-task loop, in float32 on the GPU, second order."""
+    learner = tiny_learner(method, inner_lr=0.01)
+    params = {k: v.cuda().requires_grad_() for k, v in learner.init_params(0).items()}
+    batch = task_batch(torch.float32).to("cuda")
+    seq = eager_step(learner, params, batch, batched=False)
+    vec = eager_step(learner, params, batch, batched=True)
+    torch.testing.assert_close(vec[0], seq[0], rtol=1e-5, atol=1e-6)
+    scale = max(float(g.abs().max()) for g in seq[2].values())
+    for name in params:
+        assert float((vec[2][name] - seq[2][name]).abs().max()) < 1e-4 * scale, name
+
+
+@needs_cuda
 def test_replay_refuses_another_shape():
     learner = tiny_learner("maml")
     params = {k: v.cuda().requires_grad_() for k, v in learner.init_params(0).items()}

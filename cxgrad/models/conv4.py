@@ -175,7 +175,12 @@ def conv4_forward_tasks(params: Params, x: torch.Tensor, config: Conv4Config) ->
         h = F.batch_norm(
             h, None, None, gamma.flatten(), beta.flatten(), training=True, eps=config.bn_eps
         )
-        h = F.leaky_relu(h, 0.01) if config.activation == "leaky_relu" else F.relu(h)
+        # In place: BatchNorm's backward needs its input, not its output, so the activation
+        # may overwrite it; that saves one activation-sized tensor per layer.
+        if config.activation == "leaky_relu":
+            h = F.leaky_relu(h, 0.01, inplace=True)
+        else:
+            h = F.relu(h, inplace=True)
         h = F.max_pool2d(h, 2)
     features = h.reshape(n, tasks, -1).transpose(0, 1)  # [B, N, filters * side * side]
     weight = _per_task(params["head.weight"], _BASE_RANK["head.weight"], tasks)
