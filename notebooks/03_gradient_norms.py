@@ -58,7 +58,7 @@ PAPER_GEOMETRY = True  # also measure the paper's network (84x84 inputs, 48 filt
 PAPER_SIZE = False  # True: the larger sizes of the next cell (meant for a Colab GPU)
 
 # %% [markdown]
-# The defaults run a few hundred iterations, a couple of minutes on a 2-core CPU. With
+# The defaults run a short meta-training, a few minutes on a 2-core CPU. With
 # `PAPER_SIZE = True` the next cell trains 5,000 iterations of a 64-filter Conv4 and
 # averages the norms over 16 tasks; expect tens of minutes on a CPU, much less on a GPU
 # (we have not timed it on Colab).
@@ -73,7 +73,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from cxgrad.analysis import inner_gradient_norms, layer_groups
 from cxgrad.course import omniglot_config
@@ -166,14 +166,15 @@ def plot_norms(history, title):
             history["iteration"], history[layer], "o-", ms=3, color=COLORS[layer], label=layer
         )
     ax_line.set_yscale("log")
-    ax_line.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))  # 3, not 3x10^0
-    ax_line.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
+    ax_line.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # ticks 1, 2, 5, 10...
+    ax_line.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax_line.yaxis.set_minor_formatter(NullFormatter())
     ax_line.set(
         xlabel="outer iteration",
         ylabel="inner-loop gradient norm",
         title="Along meta-training (mean over inner steps and tasks)",
     )
-    ax_line.legend(fontsize=8, ncol=len(LAYERS))
+    ax_line.legend(fontsize=8, ncol=len(LAYERS), loc="upper center", bbox_to_anchor=(0.5, -0.2))
     last = [history[layer][-1] for layer in LAYERS]
     ax_bar.bar(LAYERS, last, color=[COLORS[layer] for layer in LAYERS])
     ax_bar.set(ylabel="inner-loop gradient norm", title=f"At iteration {history['iteration'][-1]}")
@@ -186,8 +187,9 @@ plot_norms(history, f"MAML, Omniglot 5-way 1-shot, Conv4 with {FILTERS} filters,
 
 # %% [markdown]
 # Now hold our measurement against the paper's two claims. The cell prints each claim and
-# whether our run satisfies it, at the initialization and at the end of training, and how
-# the head's share of the total changed.
+# whether our run satisfies it, at the initialization and at the end of training, the
+# head's share of the summed norms, and by what factor each layer's norm changed between
+# the two (the paper reports the head's growing and the backbone's shrinking).
 
 
 # %%
@@ -208,6 +210,8 @@ for label, norms in (("initialization", at_init), (f"iteration {ITERATIONS}", fi
     print(f"{label}: head's share of the summed norms {head_share(norms):.2f}")
     for claim, holds in claims(norms).items():
         print(f"  {claim}: {holds}")
+change = "  ".join(f"{layer} x{final[layer] / at_init[layer]:.2f}" for layer in LAYERS)
+print("change from the initialization:", change)
 
 # %% [markdown]
 # ## What decides the ordering: layer sizes
@@ -265,7 +269,7 @@ if PAPER_GEOMETRY:
 # images, that the head's inner-loop gradient norm is much larger than every backbone
 # layer's and increases during meta-training while the backbone's decrease, and that
 # conv3 and conv4 have smaller norms than conv1 and conv2. Our runs use Omniglot at 28x28
-# and a few hundred iterations: the numbers are not comparable, only the method of
+# and a couple of hundred iterations: the numbers are not comparable, only the method of
 # measurement is the same.
 # ```
 #
