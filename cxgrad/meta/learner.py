@@ -171,7 +171,7 @@ class MetaLearner:
         trace: InnerTrace | None,
         initial_context: torch.Tensor | None = None,
     ) -> Params:
-        """Algorithm 1, lines 5-15, for one task."""
+        """Algorithm 1, lines 5-15, for one task (or B tasks at once, see ``adapt``)."""
         meta = self.meta
         to_scale = self.scaled_names
         fast = self._fast_weights(params, x)
@@ -239,7 +239,8 @@ class MetaLearner:
         training: bool = True,
         trace: InnerTrace | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Query loss and accuracy after adapting on the support set (one task)."""
+        """Query loss and accuracy after adapting on the support set: scalars for one task,
+        ``[B]`` for B tasks stacked in a rank-5 ``x_support``."""
         steps = self.meta.inner_steps_train if training else self.meta.inner_steps_eval
         first_order = self.meta.first_order or not training
         fast = self.adapt(params, x_support, y_support, steps, first_order, trace)
