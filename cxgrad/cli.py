@@ -104,8 +104,8 @@ def _train_parser(sub) -> None:
         "--path",
         choices=EXECUTION_PATHS,
         default="auto",
-        help="compute a meta-batch task by task (sequential) or all at once with "
-        "vmap (batched); auto: batched on a GPU, sequential on a CPU",
+        help="compute a meta-batch task by task (sequential) or all at once as grouped "
+        "convolutions (batched); auto: batched on a GPU, sequential on a CPU",
     )
     p.add_argument(
         "--cuda-graph",

@@ -76,7 +76,7 @@ class GraphedMetaGradient:
                 f"CUDA graphs need the batch on a CUDA device, got {example.x_support.device}"
             )
         self.params = params
-        self.static = TaskBatch(*(t.clone() for t in _fields(example)))
+        self.static = TaskBatch(*(t.clone() for t in example.tensors()))
 
         def forward_backward() -> tuple[torch.Tensor, torch.Tensor]:
             loss, accuracy = loss_fn(params, self.static)
@@ -104,7 +104,7 @@ class GraphedMetaGradient:
     def __call__(self, batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Meta-gradient of ``batch`` into ``.grad``; returns (loss, accuracy) as 0-d
         tensors that the next call overwrites (copy them to keep them)."""
-        for static, new in zip(_fields(self.static), _fields(batch), strict=True):
+        for static, new in zip(self.static.tensors(), batch.tensors(), strict=True):
             if new.shape != static.shape:
                 raise ConfigError(
                     "a CUDA graph replays fixed shapes: it was captured with a batch of "
@@ -117,7 +117,3 @@ class GraphedMetaGradient:
                 p.grad = self.grads[name]
         self.graph.replay()
         return self.loss, self.accuracy
-
-
-def _fields(batch: TaskBatch) -> tuple[torch.Tensor, ...]:
-    return (batch.x_support, batch.y_support, batch.x_query, batch.y_query)

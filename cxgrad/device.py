@@ -23,7 +23,10 @@ EXECUTION_PATHS = ("auto", "sequential", "batched")
 
 
 def use_batched_path(path: str, device: torch.device) -> bool:
-    """Whether to compute a meta-batch with ``vmap`` (batched) or task by task.
+    """Whether to compute a meta-batch all at once (batched) or task by task.
+
+    The batched path is ``MetaLearner.meta_batch_loss(batched=True)``: grouped convolutions
+    on Conv4, ``vmap`` on other backbones.
 
     ``auto`` picks what ``benchmarks/throughput.py`` measured to be faster: the batched path
     on a GPU, where a Python loop over tasks leaves the device idle, and the sequential path

@@ -75,7 +75,8 @@ def evaluate(
 
     With one model this is plain evaluation; with the k best checkpoints it is the logit
     ensemble the paper reports (k = 5). Tasks are processed ``tasks_per_batch`` at a time,
-    with ``vmap`` when ``batched``; the result does not depend on either setting.
+    all at once when ``batched`` (see ``MetaLearner.predict_batch``); the result does not
+    depend on either setting.
     """
     if tasks < 1:
         raise ValueError(f"tasks must be >= 1, got {tasks}")

@@ -47,6 +47,10 @@ class TaskBatch:
             move(self.y_query, False),
         )
 
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x_support, y_support, x_query, y_query)``, in that order."""
+        return (self.x_support, self.y_support, self.x_query, self.y_query)
+
     def task(self, b: int) -> TaskBatch:
         """Task ``b`` as a batch of one."""
         s = slice(b, b + 1)

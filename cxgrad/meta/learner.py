@@ -294,7 +294,7 @@ class MetaLearner:
         step instead of one per task. With a backbone that folds tasks (Conv4) the tasks run
         as grouped convolutions through ``forward_tasks``; otherwise with ``torch.func.vmap``.
         """
-        tasks = (batch.x_support, batch.y_support, batch.x_query, batch.y_query)
+        tasks = batch.tensors()
         if batched and self.folds_tasks:
             losses, accuracies = self.task_loss(params, *tasks, training=training)
         elif batched:
