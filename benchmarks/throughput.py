@@ -105,6 +105,9 @@ def measure(
 
     if path.endswith("+graph"):
         graphed = GraphedMetaGradient(meta_loss, params, batch)
+        # As in training, where tasks are sampled into the graph's input buffers: the graph
+        # path holds one meta-batch, like the eager paths.
+        batch = graphed.static
 
         def step():
             loss, _ = graphed(batch)

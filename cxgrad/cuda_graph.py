@@ -10,7 +10,9 @@ replay runs the very kernels the eager step runs, on the same memory.
 What is captured: the meta-batch loss and accuracy and ``loss.backward()``, which leaves the
 meta-gradients in each parameter's ``.grad``. The optimizer step stays outside, in eager
 mode, so any optimizer and checkpoint restore (in-place ``copy_`` into the parameters) work
-unchanged. Inputs are copied into static buffers before each replay.
+unchanged. The replay reads its inputs from fixed buffers (``static``): a new meta-batch is
+either sampled straight into them (``EpisodeSampler.batch(..., out=graphed.static)``, what
+the trainer does, so that only one meta-batch is ever alive) or copied in by ``__call__``.
 
 Rules that follow from the replay reading fixed addresses:
 
@@ -103,8 +105,11 @@ class GraphedMetaGradient:
 
     def __call__(self, batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Meta-gradient of ``batch`` into ``.grad``; returns (loss, accuracy) as 0-d
-        tensors that the next call overwrites (copy them to keep them)."""
+        tensors that the next call overwrites (copy them to keep them). ``batch`` may be
+        ``self.static`` itself, already filled with the new tasks."""
         for static, new in zip(self.static.tensors(), batch.tensors(), strict=True):
+            if new is static:
+                continue
             if new.shape != static.shape:
                 raise ConfigError(
                     "a CUDA graph replays fixed shapes: it was captured with a batch of "

@@ -160,9 +160,7 @@ class Trainer:
     # ------------------------------------------------------------------ steps
     def step(self) -> tuple[float, float]:
         """One outer update on meta-batch ``self.iteration``; returns (loss, accuracy)."""
-        b = self.config.meta_batch
-        batch = self.samplers["train"].batch(self.iteration * b, b).to(self.device)
-        loss, accuracy = self._meta_gradient(batch)
+        loss, accuracy = self._meta_gradient(self._train_batch())
         # One host-device synchronization per iteration: loss, accuracy and a finiteness
         # flag per meta-gradient come back together.
         grads = [(name, p.grad) for name, p in self.params.items() if p.grad is not None]
@@ -177,6 +175,15 @@ class Trainer:
         self.optimizer.step()
         self.iteration += 1
         return loss_value, accuracy_value
+
+    def _train_batch(self) -> TaskBatch:
+        """Meta-batch ``self.iteration``; once a CUDA graph is captured, sampled straight
+        into its input buffers, so that no second copy of the batch stays alive."""
+        b = self.config.meta_batch
+        sampler = self.samplers["train"]
+        if self._graphed is not None:
+            return sampler.batch(self.iteration * b, b, out=self._graphed.static)
+        return sampler.batch(self.iteration * b, b).to(self.device)
 
     def _meta_loss(self, params: Params, batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
         return self.learner.meta_batch_loss(params, batch, training=True, batched=self.batched)

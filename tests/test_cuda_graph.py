@@ -7,6 +7,8 @@ runs (``benchmarks/results/``) execute them on a GPU.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from helpers import tiny_learner
@@ -15,6 +17,7 @@ from test_train import final_state, tiny_config
 
 from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
 from cxgrad.data import load_synthetic
+from cxgrad.data.episodes import TaskBatch
 from cxgrad.errors import ConfigError
 from cxgrad.train import Trainer, train
 
@@ -53,6 +56,21 @@ def test_trainer_refuses_graphs_on_the_cpu(tmp_path):
     glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
     with pytest.raises(ConfigError, match="needs a CUDA device"):
         Trainer(tiny_config(), tmp_path / "run", dataset=glyphs, device="cpu", cuda_graph="on")
+
+
+def test_after_capture_tasks_are_sampled_into_the_graph_inputs(tmp_path):
+    """Once a graph exists the trainer fills its input buffers instead of making a second
+    meta-batch (CPU stand-in for the captured graph: only ``static`` is read)."""
+    glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
+    trainer = Trainer(tiny_config(), tmp_path / "run", dataset=glyphs, device="cpu")
+    first = trainer._train_batch()
+    trainer.iteration = 5
+    expected = trainer._train_batch()
+    buffers = TaskBatch(*(torch.zeros_like(t) for t in first.tensors()))
+    trainer._graphed = SimpleNamespace(static=buffers)
+    assert trainer._train_batch() is buffers
+    for written, fresh in zip(buffers.tensors(), expected.tensors(), strict=True):
+        assert torch.equal(written, fresh)
 
 
 # ---------------------------------------------------------------------------- on a GPU
@@ -112,6 +130,7 @@ def test_replay_refuses_another_shape():
 
 @needs_cuda
 def test_training_with_and_without_graph_agree(tmp_path):
+    """From the second step on, the graphed run samples its tasks into the graph's inputs."""
     glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
     config = tiny_config()
     for name, option in (("graph", "on"), ("eager", "off")):

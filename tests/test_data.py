@@ -29,6 +29,7 @@ from cxgrad.data import (
     resolve_data_root,
 )
 from cxgrad.data import omniglot as omniglot_module
+from cxgrad.data.episodes import TaskBatch
 from cxgrad.data.registry import DatasetSpec
 from cxgrad.errors import ConfigError, DataError
 
@@ -466,6 +467,42 @@ def test_episode_sampler_rejects_impossible_tasks(unique_classes: ClassImages) -
         EpisodeSampler(unique_classes, ways=11, shots=1, queries=1)
     with pytest.raises(DataError, match="only 6 images"):
         EpisodeSampler(unique_classes, ways=5, shots=3, queries=4)
+
+
+def test_batch_written_into_buffers_equals_a_new_batch(unique_classes: ClassImages) -> None:
+    sampler = EpisodeSampler(unique_classes, ways=4, shots=2, queries=1, seed=3)
+    buffers = TaskBatch(*(torch.full_like(t, -1) for t in sampler.batch(0, 3).tensors()))
+    returned = sampler.batch(5, 3, out=buffers)
+    assert returned is buffers
+    for written, fresh in zip(buffers.tensors(), sampler.batch(5, 3).tensors(), strict=True):
+        assert torch.equal(written, fresh)
+    float64 = TaskBatch(*(t.double() if t.is_floating_point() else t for t in buffers.tensors()))
+    assert torch.equal(
+        sampler.batch(6, 3, out=float64).x_query, sampler.batch(6, 3).x_query.double()
+    )
+
+
+def test_batch_into_wrong_buffers_is_refused(unique_classes: ClassImages) -> None:
+    sampler = EpisodeSampler(unique_classes, ways=4, shots=2, queries=1)
+    buffers = sampler.batch(0, 3)
+    with pytest.raises(
+        DataError,
+        match=r"3 4-way 2-shot 1-query tasks into out.x_query of shape "
+        r"\(2, 4, 1, 5, 5\).*shape \(3, 4, 1, 5, 5\)",
+    ):
+        sampler.batch(
+            0,
+            3,
+            out=TaskBatch(
+                buffers.x_support, buffers.y_support, buffers.x_query[:2], buffers.y_query
+            ),
+        )
+    with pytest.raises(DataError, match=r"2 4-way.*out.x_support of shape \(1, 8, 1, 5, 5\)"):
+        sampler.batch(0, 2, out=sampler.batch(0, 4).task(0))
+    strided = sampler.batch(0, 3)
+    strided.x_support = strided.x_support.transpose(3, 4)
+    with pytest.raises(DataError, match="out.x_support.*must be a contiguous tensor"):
+        sampler.batch(0, 3, out=strided)
 
 
 def test_rotated_classes_are_rotated_images(unique_classes: ClassImages) -> None:

@@ -118,20 +118,25 @@ class EpisodeSampler:
         chosen, picks = self.task_picks(index)
         return self.classes.gather(chosen[None], picks[None])[0], torch.from_numpy(chosen)
 
-    def batch(self, first: int, count: int) -> TaskBatch:
+    def batch(self, first: int, count: int, out: TaskBatch | None = None) -> TaskBatch:
         """Tasks ``first .. first+count-1`` stacked into one ``TaskBatch``.
 
         The images are gathered in one indexing operation on the device that holds the
         dataset (see ``ClassImages.to``), so on a GPU the episode is assembled there and
         only a few hundred integers cross from the host.
+
+        With ``out`` (contiguous tensors of the right shapes, on any device, for example a
+        CUDA graph's input buffers) the tasks are written into it and ``out`` is returned,
+        so that no second copy of the meta-batch stays alive.
         """
         drawn = [self.task_picks(first + b) for b in range(count)]
         classes = np.stack([c for c, _ in drawn])
         picks = np.stack([p for _, p in drawn])
-        return self.split_images(self.classes.gather(classes, picks))
+        return self.split_images(self.classes.gather(classes, picks), out)
 
-    def split_images(self, images: torch.Tensor) -> TaskBatch:
-        """uint8 ``[B, N, K+Q, C, H, W]`` -> float support/query tensors and labels.
+    def split_images(self, images: torch.Tensor, out: TaskBatch | None = None) -> TaskBatch:
+        """uint8 ``[B, N, K+Q, C, H, W]`` -> float support/query tensors and labels
+        (written into ``out`` when given, see ``batch``).
 
         Pixels become inputs through ``ClassImages.to_float``: scaled to [0, 1], then
         standardized with the split's ``mean``/``std`` when it has them (CIFAR-FS).
@@ -140,9 +145,18 @@ class EpisodeSampler:
         k, q = self.shots, self.queries
         x = self.classes.to_float(images)
         labels = torch.arange(n, device=images.device).view(1, n, 1)
-        return TaskBatch(
-            x[:, :, :k].reshape(b, n * k, c, h, w),
-            labels.expand(b, n, k).reshape(b, n * k),
-            x[:, :, k:].reshape(b, n * q, c, h, w),
-            labels.expand(b, n, q).reshape(b, n * q),
-        )
+        pieces = (x[:, :, :k], labels.expand(b, n, k), x[:, :, k:], labels.expand(b, n, q))
+        shapes = ((b, n * k, c, h, w), (b, n * k), (b, n * q, c, h, w), (b, n * q))
+        if out is None:
+            return TaskBatch(*(p.reshape(s) for p, s in zip(pieces, shapes, strict=True)))
+        for name, target, piece, shape in zip(
+            TaskBatch.__dataclass_fields__, out.tensors(), pieces, shapes, strict=True
+        ):
+            if tuple(target.shape) != shape or not target.is_contiguous():
+                raise DataError(
+                    f"cannot write {b} {self.ways}-way {self.shots}-shot {self.queries}-query "
+                    f"tasks into out.{name} of shape "
+                    f"{tuple(target.shape)}: it must be a contiguous tensor of shape {shape}"
+                )
+            target.view(piece.shape).copy_(piece, non_blocking=True)
+        return out
