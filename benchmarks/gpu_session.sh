@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Everything we measure on a GPU, in one go (about six minutes on an H100 or H200):
+# Everything we measure on a GPU, in one go (about five minutes on an H200, plus up to four
+# for step 4):
 #   1. the CUDA-graph and batched-path tests, on the GPU;
 #   2. benchmarks/throughput.py at the paper's shapes, every method and path, with cuDNN's
 #      autotuner (cudnn.benchmark) off, then on (cxgrad train turns it on on a GPU);
 #   3. a real meta-training run with the defaults a GPU user gets (batched path, CUDA graph,
 #      cudnn.benchmark): CxGrad, Omniglot 5-way 1-shot, preset omniglot-5w1s-cpu, then 600
-#      test tasks.
+#      test tasks;
+#   4. last, as it may not finish in its time limit: torch.compile of the batched path
+#      (CxGrad, miniImageNet 5w1s) beside the eager paths; skipped with COMPILE=0.
 #
 #   bash benchmarks/gpu_session.sh OUT_DIR [DATA_ROOT]
 #
@@ -58,4 +61,12 @@ print(f"training steps: {len(steps)}; median {1000 * statistics.median(steps):.1
 PY
 else
   echo "== training skipped: no omniglot/ under DATA_ROOT '$data'" | tee -a "$log"
+fi
+
+if [ "${COMPILE:-1}" != 0 ]; then
+  echo "== benchmark: torch.compile, CxGrad miniImageNet 5w1s; cudnn.benchmark on" | tee -a "$log"
+  timeout 240 "$py" benchmarks/throughput.py --device cuda --iterations 8 --warmup 2 \
+    --cudnn-benchmark --methods cxgrad --shapes miniimagenet-5w1s \
+    --paths sequential batched+graph batched+compile --json "$out/throughput-gpu-compile.json" \
+    2>&1 | tee "$out/throughput-gpu-compile.txt" | tee -a "$log"
 fi

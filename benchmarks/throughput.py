@@ -12,10 +12,17 @@ the loss back to the host, and one Adam step. The paths:
   as a CUDA graph and replay it (``cxgrad.cuda_graph``); ``batched+graph`` is what
   ``cxgrad train`` uses on a GPU by default.
 
+* ``batched+compile`` (only when asked for with ``--paths``): the batched meta-batch loss
+  through ``torch.compile``; its first warm-up step includes the compilation.
+
 The ratio column is each path's tasks per second over the sequential path's, measured in
-the same run. Peak memory is CUDA's ``max_memory_allocated`` for the measured configuration
-on a GPU; on the CPU each configuration runs in a fresh subprocess and reports the process's
-peak resident set size (which includes the ~0.5 GB of the torch library itself).
+the same run. Peak memory is the most tensor memory alive at once, counting the parameters,
+the meta-batch and Adam's state: CUDA's ``max_memory_allocated`` on a GPU; on the CPU the
+same quantity from the allocation events of PyTorch's profiler over one extra, untimed step
+(the JSON also has the process's peak resident set size, which includes the torch library
+and freed memory the C allocator keeps). On the CPU each configuration runs in a fresh
+subprocess. The warm-up column is the time of the warm-up steps: CUDA-graph capture or
+compilation happens there.
 
     python benchmarks/throughput.py                  # every method, shape and path
     python benchmarks/throughput.py --methods cxgrad --shapes miniimagenet-5w1s --iterations 20
@@ -28,11 +35,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -48,7 +57,8 @@ SHAPES = {
     "miniimagenet-5w5s": (5, 5, 15, 3, 84, 48, 2),
     "omniglot-5w1s": (5, 1, 15, 1, 28, 64, 4),
 }
-PATHS = ("sequential", "batched", "sequential+graph", "batched+graph")
+PATHS = ("sequential", "batched", "sequential+graph", "batched+graph", "batched+compile")
+DEFAULT_PATHS = PATHS[:4]  # compiling takes minutes per configuration: only on request
 PAPER_ITERATIONS = 50_000  # the paper's miniImageNet meta-training length
 
 
@@ -71,6 +81,28 @@ def describe(device: torch.device) -> str:
     return f"CPU ({cpu}, {torch.get_num_threads()} threads)"
 
 
+def storage_bytes(tensors: Iterable[torch.Tensor]) -> int:
+    """Bytes of the distinct storages behind ``tensors`` (views counted once)."""
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
+
+
+def cpu_tensor_peak(step: Callable[[], object]) -> int:
+    """Most bytes of CPU tensor memory that ``step()`` has allocated at any one time, from
+    the allocation and free events of PyTorch's profiler. Tensors freed by the step that
+    existed before it count negatively, so add their bytes to get the total peak."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=activities, profile_memory=True) as profiler:
+        step()
+    events = [e for e in profiler.profiler.kineto_results.events() if e.name() == "[memory]"]
+    live = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        if event.device_type() == torch.autograd.DeviceType.CPU:
+            live += event.nbytes()
+            peak = max(peak, live)
+    return peak
+
+
 def measure(
     method: str,
     shape_name: str,
@@ -80,10 +112,16 @@ def measure(
     device_name: str,
     first_order: bool,
     steps: int,
+    memory: bool = True,
 ) -> dict:
+    """One configuration, timed; ``memory=False`` skips the CPU's profiled memory step."""
     device = resolve_device(device_name)
     if path.endswith("+graph") and device.type != "cuda":
         raise SystemExit(f"path {path} needs a CUDA device")
+    if warmup < 1:
+        raise SystemExit(
+            f"--warmup must be at least 1 (capture and compilation happen there), got {warmup}"
+        )
     shape = SHAPES[shape_name]
     ways, _, _, channels, size, filters, batch_size = shape
     if device.type == "cuda":
@@ -99,9 +137,21 @@ def measure(
     optimizer = torch.optim.Adam(params.values(), lr=1e-3)
     batch = random_batch(shape, device)
     batched = path.startswith("batched")
+    started = time.perf_counter()  # warm-up time includes capture and compilation
 
-    def meta_loss(p, b):
-        return learner.meta_batch_loss(p, b, batched=batched)
+    if path.endswith("+compile"):
+        compiled = torch.compile(
+            lambda p, xs, ys, xq, yq: learner.meta_batch_loss(
+                p, TaskBatch(xs, ys, xq, yq), batched=True
+            )
+        )
+
+        def meta_loss(p, b):
+            return compiled(p, *b.tensors())
+    else:
+
+        def meta_loss(p, b):
+            return learner.meta_batch_loss(p, b, batched=batched)
 
     if path.endswith("+graph"):
         graphed = GraphedMetaGradient(meta_loss, params, batch)
@@ -126,16 +176,23 @@ def measure(
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
+    warmup_seconds = time.perf_counter() - started
+    extra, peak, memory_kind = {}, None, "not measured"
+    if device.type == "cpu" and memory:
+        alive = [*params.values(), *batch.tensors()]
+        alive += [p.grad for p in params.values() if p.grad is not None]
+        alive += [t for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
+        peak = (storage_bytes(alive) + cpu_tensor_peak(step)) / 2**20
+        memory_kind = "tensor peak (CPU: profiler allocation events)"
     start = time.perf_counter()
     for _ in range(iterations):
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
         peak = (torch.cuda.max_memory_allocated(device) - baseline) / 2**20
-        memory_kind = "cuda max_memory_allocated"
+        memory_kind = "tensor peak (CUDA max_memory_allocated)"
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        memory_kind = "process peak RSS"
+        extra["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB
     seconds = time.perf_counter() - start
     return {
         "method": method,
@@ -148,8 +205,10 @@ def measure(
         "seconds_per_iteration": seconds / iterations,
         "tasks_per_second": batch_size * iterations / seconds,
         "hours_per_50k": PAPER_ITERATIONS * seconds / iterations / 3600,
+        "warmup_seconds": warmup_seconds,
         "peak_memory_mib": peak,
         "memory_kind": memory_kind,
+        **extra,
         "device": describe(device),
         "torch": torch.__version__,
     }
@@ -173,7 +232,15 @@ def main() -> int:
         help="run each configuration in its own process (default: on the CPU only, where "
         "peak memory is the process's; on a GPU the allocator's peak is reset instead)",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="run every configuration this many times, the paths interleaved, and report "
+        "the median (for noisy machines; the CPU's memory step runs in the first only)",
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--no-memory", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--one", nargs=3, metavar=("METHOD", "SHAPE", "PATH"), help=argparse.SUPPRESS
     )
@@ -185,38 +252,48 @@ def main() -> int:
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
     options = (args.iterations, args.warmup, args.device, args.first_order, args.steps)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.one:
-        print(json.dumps(measure(*args.one, *options)))
+        print(json.dumps(measure(*args.one, *options, memory=not args.no_memory)))
         return 0
     on_gpu = resolve_device(args.device).type == "cuda"
-    paths = args.paths or [p for p in PATHS if on_gpu or not p.endswith("+graph")]
+    paths = args.paths or [p for p in DEFAULT_PATHS if on_gpu or not p.endswith("+graph")]
     isolate = (not on_gpu) if args.isolate is None else args.isolate
     results = []
     print(
         f"{'shape':18s} {'method':7s} {'path':17s} {'s/iter':>8s} {'tasks/s':>8s} "
-        f"{'peak MiB':>9s} {'ratio':>6s} {'50k iters':>9s}"
+        f"{'peak MiB':>9s} {'ratio':>6s} {'50k iters':>9s} {'warm-up s':>9s}"
     )
     for shape in args.shapes:
         for method in args.methods:
+            # Repetitions interleave the paths, so that a slow spell of the machine does not
+            # fall on one path only; each path reports its median run.
+            runs: dict[str, list[dict]] = {path: [] for path in paths}
+            for repeat in range(args.repeats):
+                for path in list(runs):
+                    try:
+                        if isolate:
+                            r = _measure_in_subprocess(method, shape, path, args, repeat == 0)
+                        else:
+                            r = measure(method, shape, path, *options, memory=repeat == 0)
+                    except (RuntimeError, subprocess.CalledProcessError) as err:
+                        # Report and go on: one failing configuration must not hide the others.
+                        reason = getattr(err, "stderr", None) or str(err)
+                        print(f"{shape:18s} {method:7s} {path:17s} FAILED: {reason.strip()[-300:]}")
+                        del runs[path]
+                        continue
+                    runs[path].append(r)
             base = None
-            for path in paths:
-                try:
-                    if isolate:
-                        r = _measure_in_subprocess(method, shape, path, args)
-                    else:
-                        r = measure(method, shape, path, *options)
-                except (RuntimeError, subprocess.CalledProcessError) as err:
-                    # Report and go on: one failing configuration must not hide the others.
-                    reason = getattr(err, "stderr", None) or str(err)
-                    print(f"{shape:18s} {method:7s} {path:17s} FAILED: {reason.strip()[-300:]}")
-                    continue
+            for path, measured in runs.items():
+                r = _median_run(measured)
                 results.append(r)
                 base = base or (r if path == "sequential" else None)
                 ratio = f"{r['tasks_per_second'] / base['tasks_per_second']:6.2f}" if base else ""
                 print(
                     f"{shape:18s} {method:7s} {path:17s} {r['seconds_per_iteration']:8.3f} "
                     f"{r['tasks_per_second']:8.2f} {r['peak_memory_mib']:9.0f} {ratio:>6s} "
-                    f"{r['hours_per_50k']:8.1f}h",
+                    f"{r['hours_per_50k']:8.1f}h {r['warmup_seconds']:9.1f}",
                     flush=True,
                 )
     if not results:
@@ -225,7 +302,8 @@ def main() -> int:
     print(
         f"device: {first['device']}; torch {first['torch']}; memory: {first['memory_kind']}; "
         f"{first['order']} order, {args.steps} inner steps, {args.iterations} timed "
-        f"iteration(s) after {args.warmup} warm-up; cudnn.benchmark {args.cudnn_benchmark}; "
+        f"iteration(s) after {args.warmup} warm-up, median of {args.repeats} interleaved "
+        f"run(s); cudnn.benchmark {args.cudnn_benchmark}; "
         f"50k iters = hours for {PAPER_ITERATIONS:,} meta-iterations at this rate "
         "(no validation)"
     )
@@ -235,7 +313,22 @@ def main() -> int:
     return 0
 
 
-def _measure_in_subprocess(method: str, shape: str, path: str, args: argparse.Namespace) -> dict:
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median time (the slower middle one for an even count), with the
+    memory of the run that measured it and every run's time."""
+    by_time = sorted(runs, key=lambda r: r["seconds_per_iteration"])
+    median = dict(by_time[len(by_time) // 2])
+    peaks = [r["peak_memory_mib"] for r in runs if r["peak_memory_mib"] is not None]
+    median["peak_memory_mib"] = max(peaks)
+    median["memory_kind"] = next(r["memory_kind"] for r in runs if r["peak_memory_mib"] is not None)
+    median["repeats"] = len(runs)
+    median["seconds_per_iteration_runs"] = [r["seconds_per_iteration"] for r in runs]
+    return median
+
+
+def _measure_in_subprocess(
+    method: str, shape: str, path: str, args: argparse.Namespace, memory: bool
+) -> dict:
     cmd = [sys.executable, __file__, "--one", method, shape, path]
     cmd += ["--iterations", str(args.iterations), "--warmup", str(args.warmup)]
     cmd += ["--device", args.device, "--steps", str(args.steps)]
@@ -243,7 +336,10 @@ def _measure_in_subprocess(method: str, shape: str, path: str, args: argparse.Na
         cmd.append("--first-order")
     if args.cudnn_benchmark:
         cmd.append("--cudnn-benchmark")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    if not memory:
+        cmd.append("--no-memory")
+    env = {**os.environ, "KINETO_LOG_LEVEL": "5"}  # the profiler's start/stop chatter
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
