@@ -95,6 +95,11 @@ def cpu_tensor_peak(step: Callable[[], object]) -> int:
     with torch.profiler.profile(activities=activities, profile_memory=True) as profiler:
         step()
     events = [e for e in profiler.profiler.kineto_results.events() if e.name() == "[memory]"]
+    if not events:
+        raise RuntimeError(
+            f"torch {torch.__version__}'s profiler recorded no allocation events, so the CPU's "
+            "peak memory cannot be measured (checked with torch 2.14)"
+        )
     live = peak = 0
     for event in sorted(events, key=lambda e: e.start_ns()):
         if event.device_type() == torch.autograd.DeviceType.CPU:

@@ -50,3 +50,8 @@ def test_measure_reports_one_configuration(throughput) -> None:
         throughput.measure("anil", "omniglot-5w1s", "batched+graph", 1, 1, "cpu", True, 1)
     with pytest.raises(SystemExit, match="--warmup must be at least 1"):
         throughput.measure("anil", "omniglot-5w1s", "batched", 1, 0, "cpu", True, 1)
+
+
+def test_cpu_tensor_peak_refuses_a_step_with_no_allocation_events(throughput) -> None:
+    with pytest.raises(RuntimeError, match="recorded no allocation events"):
+        throughput.cpu_tensor_peak(lambda: None)
