@@ -323,9 +323,9 @@ def _median_run(runs: list[dict]) -> dict:
     memory of the run that measured it and every run's time."""
     by_time = sorted(runs, key=lambda r: r["seconds_per_iteration"])
     median = dict(by_time[len(by_time) // 2])
-    peaks = [r["peak_memory_mib"] for r in runs if r["peak_memory_mib"] is not None]
-    median["peak_memory_mib"] = max(peaks)
-    median["memory_kind"] = next(r["memory_kind"] for r in runs if r["peak_memory_mib"] is not None)
+    with_memory = [r for r in runs if r["peak_memory_mib"] is not None]
+    median["peak_memory_mib"] = max(r["peak_memory_mib"] for r in with_memory)
+    median["memory_kind"] = with_memory[0]["memory_kind"]
     median["repeats"] = len(runs)
     median["seconds_per_iteration_runs"] = [r["seconds_per_iteration"] for r in runs]
     return median
