@@ -9,7 +9,7 @@ addressable by index, and a resumed run sees exactly the tasks it would have see
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -149,9 +149,8 @@ class EpisodeSampler:
         shapes = ((b, n * k, c, h, w), (b, n * k), (b, n * q, c, h, w), (b, n * q))
         if out is None:
             return TaskBatch(*(p.reshape(s) for p, s in zip(pieces, shapes, strict=True)))
-        for name, target, piece, shape in zip(
-            TaskBatch.__dataclass_fields__, out.tensors(), pieces, shapes, strict=True
-        ):
+        names = (field.name for field in fields(TaskBatch))
+        for name, target, piece, shape in zip(names, out.tensors(), pieces, shapes, strict=True):
             if tuple(target.shape) != shape or not target.is_contiguous():
                 raise DataError(
                     f"cannot write {b} {self.ways}-way {self.shots}-shot {self.queries}-query "
