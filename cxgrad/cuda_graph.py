@@ -60,7 +60,10 @@ def use_cuda_graph(option: str, device: torch.device) -> bool:
 class GraphedMetaGradient:
     """``loss_fn(params, batch)`` and its backward, captured once and replayed.
 
-    ``example`` fixes the shapes and device of every later batch. Construction runs
+    ``example`` fixes the shapes and device of every later batch, and its tensors become the
+    graph's input buffers (``static``) without a copy, so that the capture, the step with
+    the highest memory, holds one meta-batch rather than two: later calls overwrite them, so
+    hand over a batch you do not need afterwards. Construction runs
     ``warmup`` eager passes on a side stream (cuDNN and cuBLAS choose their algorithms and
     allocate workspaces there, which must not happen during capture), then captures one.
     Neither touches the parameters' values; both leave ``.grad`` holding a meta-gradient.
@@ -78,7 +81,9 @@ class GraphedMetaGradient:
                 f"CUDA graphs need the batch on a CUDA device, got {example.x_support.device}"
             )
         self.params = params
-        self.static = TaskBatch(*(t.clone() for t in example.tensors()))
+        # contiguous() is a no-op for a freshly sampled batch; the replay and
+        # EpisodeSampler.batch(out=...) need dense buffers.
+        self.static = TaskBatch(*(t.contiguous() for t in example.tensors()))
 
         def forward_backward() -> tuple[torch.Tensor, torch.Tensor]:
             loss, accuracy = loss_fn(params, self.static)

@@ -118,6 +118,17 @@ def test_batched_path_matches_the_loop_on_the_gpu(method):
 
 
 @needs_cuda
+def test_capture_takes_the_example_as_its_input_buffers():
+    """No copy of the example batch: the capture holds one meta-batch, not two."""
+    learner = tiny_learner("maml")
+    params = {k: v.cuda().requires_grad_() for k, v in learner.init_params(0).items()}
+    example = task_batch(torch.float32).to("cuda")
+    graphed = GraphedMetaGradient(lambda p, b: learner.meta_batch_loss(p, b), params, example)
+    for buffer, given in zip(graphed.static.tensors(), example.tensors(), strict=True):
+        assert buffer.data_ptr() == given.data_ptr()
+
+
+@needs_cuda
 def test_replay_refuses_another_shape():
     learner = tiny_learner("maml")
     params = {k: v.cuda().requires_grad_() for k, v in learner.init_params(0).items()}
