@@ -318,6 +318,18 @@ def train(
     ``path`` chooses how a meta-batch is computed (``sequential``, ``batched`` or ``auto``,
     see ``cxgrad.device.use_batched_path``); it changes speed, not the maths, but float
     rounding differs between paths, so resume a run with the path it started with.
+    ``cuda_graph`` (``auto``, ``on``, ``off``) chooses whether the step is replayed as a
+    CUDA graph (see ``cxgrad.cuda_graph.use_cuda_graph``).
     """
-    trainer = Trainer(config, out, resume, data_root, device, progress, dataset, path)
+    trainer = Trainer(
+        config,
+        out,
+        resume=resume,
+        data_root=data_root,
+        device=device,
+        progress=progress,
+        dataset=dataset,
+        path=path,
+        cuda_graph=cuda_graph,
+    )
     return trainer.train()

@@ -201,6 +201,11 @@ def test_data_check(capsys, omniglot_root, tmp_path):
             ["train", "--dataset", "synthetic", "--inner-lr", "-1", "--out", "{tmp}/r"],
             "--inner-lr must be > 0",
         ),
+        (
+            ["train", "--dataset", "synthetic", "--device", "cpu", "--cuda-graph", "on"]
+            + ["--out", "{tmp}/r"],
+            "--cuda-graph on needs a CUDA device, but training runs on cpu",
+        ),
     ],
 )
 def test_bad_input_gives_one_clear_line_not_a_traceback(

@@ -7,6 +7,7 @@ runs (``benchmarks/results/``) execute them on a GPU.
 
 from __future__ import annotations
 
+import inspect
 from types import SimpleNamespace
 
 import pytest
@@ -56,6 +57,31 @@ def test_trainer_refuses_graphs_on_the_cpu(tmp_path):
     glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
     with pytest.raises(ConfigError, match="needs a CUDA device"):
         Trainer(tiny_config(), tmp_path / "run", dataset=glyphs, device="cpu", cuda_graph="on")
+
+
+def test_train_passes_the_graph_option_on(tmp_path):
+    """``train(cuda_graph=...)`` reaches the trainer: ``on`` is refused on the CPU."""
+    glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
+    with pytest.raises(ConfigError, match="--cuda-graph on needs a CUDA device"):
+        train(tiny_config(), tmp_path / "run", dataset=glyphs, device="cpu", cuda_graph="on")
+
+
+def test_train_hands_every_argument_to_the_trainer(tmp_path, monkeypatch):
+    """No option of ``train`` is dropped on its way to ``Trainer`` (one was, once)."""
+    received = {}
+
+    class Recorder:
+        def __init__(self, *args, **kwargs):
+            names = list(inspect.signature(Trainer.__init__).parameters)[1:]
+            received.update(zip(names, args, strict=False), **kwargs)
+
+        def train(self):
+            return None
+
+    monkeypatch.setattr("cxgrad.train.Trainer", Recorder)
+    given = {name: f"value of {name}" for name in inspect.signature(train).parameters}
+    train(**given)
+    assert received == given
 
 
 def test_after_capture_tasks_are_sampled_into_the_graph_inputs(tmp_path):
