@@ -125,13 +125,13 @@ def test_cxgrad_inner_gradient_is_taken_with_respect_to_the_scaled_weight():
         ("task-wise", 5, 6),
         ("task-wise", 1, 2),
         ("task-wise", 0, 1),
-        ("step-wise", 5, 11),
-        ("step-wise", 2, 5),
+        ("step-wise", 5, 10),
+        ("step-wise", 2, 4),
     ],
 )
 def test_number_of_context_updates_per_task(scheme, steps, expected):
     """Task-wise: one warm-up update without graph, then one per step (6 for 5 steps).
-    Step-wise: nu is reset and warmed up again before every step."""
+    Step-wise: nu is reset and warmed up again before every step (2 updates a step)."""
     learner = tiny_learner("cxgrad", context_scheme=scheme)
     params = double_params(learner)
     x_s, y_s, _, _ = tiny_task()
@@ -139,6 +139,26 @@ def test_number_of_context_updates_per_task(scheme, steps, expected):
     learner.adapt(params, x_s, y_s, steps, first_order=True, trace=trace)
     assert trace.context_updates == expected
     assert len(trace.gammas) == steps
+
+
+def test_step_wise_first_step_is_the_task_wise_one():
+    """Both schemes start with nu = 0 and one warm-up: a single step is the same step."""
+    x_s, y_s, _, _ = tiny_task()
+    adapted = {}
+    for scheme in ("task-wise", "step-wise"):
+        learner = tiny_learner("cxgrad", context_scheme=scheme)
+        adapted[scheme] = learner.adapt(double_params(learner), x_s, y_s, 1, first_order=True)
+    for name, value in adapted["task-wise"].items():
+        torch.testing.assert_close(adapted["step-wise"][name], value, rtol=0, atol=0)
+
+
+def test_step_wise_refuses_an_initial_context():
+    learner = tiny_learner("cxgrad", context_scheme="step-wise")
+    params = double_params(learner)
+    x_s, y_s, _, _ = tiny_task()
+    nu = torch.zeros(learner.meta.context_dim, dtype=torch.float64)
+    with pytest.raises(ConfigError, match="step-wise scheme resets nu before every step"):
+        learner.adapt(params, x_s, y_s, 2, first_order=True, initial_context=nu)
 
 
 def test_context_is_reset_for_every_task():

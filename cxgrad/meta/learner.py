@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import grad, vjp, vmap
 
+from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
 from cxgrad.meta.context import gphi, implicit_gradient_scaling, init_gphi
 from cxgrad.models.backbone import HEAD_NAMES, Backbone
@@ -203,10 +204,19 @@ class MetaLearner:
                 trace.context_updates += 1
             return (nu - meta.context_lr * g_nu).detach()
 
-        nu = reset_and_warm_up(fast) if initial_context is None else initial_context.detach()
+        step_wise = meta.context_scheme == "step-wise"  # Table 3's ablation
+        if step_wise and initial_context is not None:
+            raise ConfigError(
+                "initial_context replaces the task-wise warm-up; the step-wise scheme "
+                "resets nu before every step, so it has no use for one"
+            )
+        if not step_wise:
+            nu = reset_and_warm_up(fast) if initial_context is None else initial_context.detach()
         for _ in range(steps):
-            if meta.context_scheme == "step-wise":
-                nu = reset_and_warm_up(fast)  # Table 3's ablation: no memory across steps
+            if step_wise:
+                # No memory across steps: reset and warm up again before each one (two
+                # context updates per step, and no warm-up before the loop to throw away).
+                nu = reset_and_warm_up(fast)
             scaled, grads, g_nu, loss = context_grad(fast, nu)  # lines 12-13
             if first_order:
                 grads = {k: g.detach() for k, g in grads.items()}
