@@ -10,21 +10,21 @@
 #   4. last, as it may not finish in its time limit: torch.compile of the batched path
 #      (CxGrad, miniImageNet 5w1s) beside the eager paths; skipped with COMPILE=0.
 #
-#   bash benchmarks/gpu_session.sh OUT_DIR [DATA_ROOT]
+#   bash benchmarks/gpu_benchmarks.sh OUT_DIR [DATA_ROOT]
 #
 # Runs from a checkout without installing it (PYTHONPATH); needs torch, torchvision, numpy,
 # pillow, tqdm and pytest. DATA_ROOT (default $CXGRAD_DATA_ROOT) must hold omniglot/ for
 # step 3, which is skipped otherwise. Each step has its own time limit, so one that fails
 # or hangs does not take the others' results with it.
 set -uo pipefail
-out="${1:?usage: gpu_session.sh OUT_DIR [DATA_ROOT]}"
+out="${1:?usage: gpu_benchmarks.sh OUT_DIR [DATA_ROOT]}"
 data="${2:-${CXGRAD_DATA_ROOT:-}}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 py="${PYTHON:-python3}"
 mkdir -p "$out"
 cd "$repo"
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-log="$out/session.txt"
+log="$out/gpu-benchmarks.txt"
 
 {
   date -u

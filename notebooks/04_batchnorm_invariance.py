@@ -46,14 +46,15 @@ SEED = 0
 SCALES = [0.01, 0.5, 3.0, 100.0]  # the factors a of the exact checks
 GRID_POINTS = 13  # points per curve in the gradient-ratio figure
 EPS_POINTS = 37  # points per curve in the epsilon figure (twelve decades)
-PAPER_SIZE = False
+LARGE_SIZE = False
 
 # %% [markdown]
-# With `PAPER_SIZE = True` the cell below uses the paper's Conv4 width (48 filters) and
+# With `LARGE_SIZE = True` the cell below uses the width of the authors' miniImageNet
+# Conv4 (48 filters) and
 # denser curves. Nothing here is trained, so even that takes well under a minute on a CPU.
 
 # %%
-if PAPER_SIZE:
+if LARGE_SIZE:
     FILTERS = 48
     GRID_POINTS = 25
     EPS_POINTS = 73

@@ -54,17 +54,17 @@ SEED = 0
 CKA_TASKS = 20  # test tasks over which the CKA is averaged
 TSNE_TASK = 0  # the test task shown with t-SNE
 INTERACTIVE = False  # True in Jupyter/Colab: a slider to choose the t-SNE task
-PAPER_SIZE = False  # True: chapter 6's larger sizes (meant for a GPU)
+LARGE_SIZE = False  # True: chapter 6's larger sizes (meant for a GPU)
 
 # %% [markdown]
-# With `PAPER_SIZE = True` the next cell uses chapter 6's larger models (3,000 iterations,
+# With `LARGE_SIZE = True` the next cell uses chapter 6's larger models (3,000 iterations,
 # 64 filters; run chapter 6 with the same setting first, or this chapter trains them, which
 # takes hours on a CPU) and averages the CKA over 200 test tasks. At the default sizes the
 # models come from chapter 6's cache and the analyses take a minute or two on a 2-core CPU,
 # most of it in the CKA of the first conv block, whose features are the largest.
 
 # %%
-if PAPER_SIZE:
+if LARGE_SIZE:
     ITERATIONS, FILTERS, VAL_TASKS, CKA_TASKS = 3000, 64, 200, 200
 
 # %%
@@ -276,8 +276,9 @@ plt.show()
 # ```
 #
 # Our setting differs in every respect that could matter: handwritten characters instead
-# of natural images, 1 shot instead of 5, 32 filters, a few hundred iterations instead of
-# 50,000, one seed. So compare *shapes*, not values:
+# of natural images, 1 shot instead of 5, 32 filters and a few hundred iterations at the
+# default size (64 and 3,000 with `LARGE_SIZE`) instead of 48 and 50,000, one seed. So
+# compare *shapes*, not values:
 #
 # * Is the CKA near 1 in the first blocks for all methods and lowest in the last block?
 # * Does MAML's last block stay closer to 1 than BOIL's and CxGrad's?
@@ -293,9 +294,9 @@ plt.show()
 #
 # ## t-SNE of the last block's features
 #
-# The paper's Figure 4 shows, for one test task, a two-dimensional t-SNE map
-# {cite}`vandermaaten2008tsne` of the output of the last conv block for every query image,
-# before and after adaptation, colored by class. If the inner loop changes the
+# The paper's Figure 4 shows two-dimensional t-SNE maps {cite}`vandermaaten2008tsne` of the
+# output of the last conv block, before and after adaptation, one marker shape per class;
+# here we map every query image of one test task, colored by class. If the inner loop changes the
 # representation in a useful way, classes that overlap before adaptation should form
 # separate clusters after it. `adapted_features` returns the two feature matrices
 # (`[75, features]`) and `tsne` embeds each (seeded, so the picture is reproducible).

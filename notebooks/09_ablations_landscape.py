@@ -53,10 +53,10 @@ BETAS = [0.01, 0.1, 1.0]  # context learning rates, Table 5
 LANDSCAPE_ITERATIONS = 100
 LANDSCAPE_EVERY = 10  # measure the landscape every this many iterations
 LANDSCAPE_TASKS = 4  # fixed training tasks on which it is measured
-PAPER_SIZE = False
+LARGE_SIZE = False
 
 # %% [markdown]
-# `PAPER_SIZE = True` trains every ablation for 2,000 iterations with 32 filters and tests
+# `LARGE_SIZE = True` trains every ablation for 2,000 iterations with 32 filters and tests
 # on 600 tasks, and follows the landscape for 2,000 iterations. That is meant for a Colab
 # GPU (we have not timed it there; on a CPU it takes hours), and it is still Omniglot
 # 1-shot, not the paper's setting. The paper's own ablations are presets of the
@@ -65,7 +65,7 @@ PAPER_SIZE = False
 # miniImageNet.
 
 # %%
-if PAPER_SIZE:
+if LARGE_SIZE:
     ITERATIONS = 2000
     FILTERS = 32
     VAL_TASKS = 200
@@ -150,7 +150,9 @@ table("Ours: the default, two seeds", seeds)
 # %% [markdown]
 # ```{admonition} The paper's numbers (miniImageNet, not comparable with ours)
 # :class: note
-# All 5-way, Conv4 with 48 filters, 84x84 images, 50,000 iterations, 600 test tasks.
+# All 5-way, Conv4, 84x84 images, 50,000 iterations, 600 test tasks, the average of three
+# training seeds (appendix A). The filter count, 48, is the authors' code's; the paper
+# does not give one.
 #
 # | Table 3 (5-shot) | accuracy |
 # |---|---|
@@ -166,7 +168,8 @@ table("Ours: the default, two seeds", seeds)
 # | 1-shot (%) | 51.56 | 51.29 | 51.80 |
 # | 5-shot (%) | 69.28 | 69.34 | 69.82 |
 #
-# The paper's $\pm$ are binomial intervals over 600 x 75 query predictions.
+# The paper does not say how its $\pm$ are computed; the authors' code computes binomial
+# intervals over all 600 x 75 query predictions.
 # ```
 #
 # The figure puts our runs side by side with their per-task 95% intervals; the last panel
@@ -205,8 +208,9 @@ plt.show()
 # And that is the optimistic view. The intervals only cover the choice of test tasks. A
 # second training seed of the *same* configuration is a different model; the gap
 # between the two seeds of the default run printed above shows how much training noise
-# alone moves the result, and no interval accounts for it. (The paper reports a single
-# number per configuration.)
+# alone moves the result, and no interval accounts for it. (The paper reports one number
+# per configuration, the average of three training seeds (appendix A), without their
+# spread.)
 
 # %%
 half_widths = np.array([r.ci95_tasks for r in results.values()])
@@ -350,7 +354,8 @@ plt.show()
 # How to read this, and how not to. In the paper (5-shot miniImageNet, tens of thousands
 # of iterations), MAML's loss variation grows after about 5,000 iterations while
 # CxGrad's shrinks, CxGrad's gradients are less predictable early on and then settle,
-# and CxGrad's $\beta$-smoothness is lower throughout (paper, appendix C). Our runs cover
+# and CxGrad shows "better Lipschitzness than MAML", a lower $\beta$-smoothness (paper,
+# appendix C, Figure 5c). Our runs cover
 # the first hundred iterations of a different problem, so they can at most show the
 # early phase.
 #
@@ -382,8 +387,8 @@ plt.show()
 # :class: dropdown
 #
 # 1. Task-wise: 1 warm-up + 5 steps = 6 context updates and 6 support passes per task.
-#    Step-wise resets $\nu$ before every step, so each step has its own warm-up: 1 + 2 x 5
-#    = 11 updates (the library also keeps the initial warm-up), about 11 support passes.
+#    Step-wise resets $\nu$ before every step, so each step has its own warm-up: 2 x 5
+#    = 10 updates and 10 support passes.
 #    Training time per iteration grows accordingly (the query pass and the outer
 #    backward are shared), for an ablation that the paper found to be worse.
 # 2. Load the model with `load_checkpoint(path)["params"]`, where `path` is the first

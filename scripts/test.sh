@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up the environment, then lint and run the whole test suite on the CPU.
-# Real-data tests read Omniglot from $CXGRAD_TEST_DATA (default: ../shared/data beside the clone).
+# Real-data tests read <root>/omniglot/ with root $CXGRAD_TEST_DATA, else $CXGRAD_DATA_ROOT;
+# without it they are skipped (under CI=true they fail).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh"

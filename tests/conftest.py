@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Omniglot beside the repository clone."""
+"""Shared fixtures: the real Omniglot, from $CXGRAD_TEST_DATA or $CXGRAD_DATA_ROOT."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ from pathlib import Path
 
 import pytest
 
-# CI lays the real Omniglot in ../shared/data beside the clone; CXGRAD_TEST_DATA overrides.
-SHARED_DATA = Path(
-    os.environ.get("CXGRAD_TEST_DATA", Path(__file__).resolve().parents[1].parent / "shared/data")
+# The data root that holds omniglot/ (the official zips or folders); .ci/run sets it.
+TEST_DATA_ROOT = Path(
+    os.environ.get("CXGRAD_TEST_DATA") or os.environ.get("CXGRAD_DATA_ROOT") or "no-data-root"
 )
 
 
 @pytest.fixture(scope="session")
 def omniglot_root() -> Path:
-    if not (SHARED_DATA / "omniglot").is_dir():
-        message = f"real Omniglot not found at {SHARED_DATA / 'omniglot'}"
+    if not (TEST_DATA_ROOT / "omniglot").is_dir():
+        message = (
+            f"real Omniglot not found at {TEST_DATA_ROOT / 'omniglot'}; set CXGRAD_TEST_DATA "
+            "(or CXGRAD_DATA_ROOT) to the folder that holds omniglot/"
+        )
         if os.environ.get("CI"):
             pytest.fail(message + " (CI must test on the real data)")
         pytest.skip(message)
-    return SHARED_DATA
+    return TEST_DATA_ROOT

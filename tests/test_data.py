@@ -1,7 +1,7 @@
 """Data layer: Omniglot (real and fake layouts), synthetic glyphs, episodes, registry, paths.
 
-The real Omniglot is read from the ``shared/data`` folder next to the repository clone (never
-copied into it), through the ``omniglot_root`` fixture of ``conftest.py``. Loader edge cases
+The real Omniglot is read in place from ``$CXGRAD_TEST_DATA`` or ``$CXGRAD_DATA_ROOT``,
+through the ``omniglot_root`` fixture of ``conftest.py``. Loader edge cases
 run on a tiny fake Omniglot written to ``tmp_path``, with the expected official layout
 monkeypatched to match, so they take milliseconds.
 """
