@@ -8,7 +8,14 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from cxgrad.config import BACKBONES, DATASET_CHANNELS, PRESETS, TrainConfig, build_config
+from cxgrad.config import (
+    BACKBONES,
+    DATASET_CHANNELS,
+    POLARITIES,
+    PRESETS,
+    TrainConfig,
+    build_config,
+)
 from cxgrad.cuda_graph import CUDA_GRAPH_OPTIONS
 from cxgrad.data.prepare import PREPARABLE
 from cxgrad.device import EXECUTION_PATHS
@@ -35,7 +42,13 @@ TRAIN_OPTIONS: list[tuple[str, str, type, str]] = [
     ("--inner-lr", "inner_lr", float, "alpha, inner-loop SGD learning rate"),
     ("--inner-steps", "inner_steps_train", int, "inner steps during meta-training"),
     ("--inner-steps-eval", "inner_steps_eval", int, "inner steps at validation and test time"),
-    ("--context-lr", "context_lr", float, "beta, CxGrad's context learning rate"),
+    (
+        "--context-lr",
+        "context_lr",
+        float,
+        "beta, CxGrad's context learning rate; 0 freezes the context (nu = 0, so every task "
+        "gets gamma = g_phi(0), a meta-learned factor per layer)",
+    ),
     ("--context-dim", "context_dim", int, "dimension of CxGrad's context parameters nu"),
     ("--context-hidden", "context_hidden", int, "hidden width of g_phi"),
     ("--filters", "filters", int, "Conv4 filters per layer (paper: 48 at 84x84)"),
@@ -57,7 +70,12 @@ def _train_parser(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--preset", choices=sorted(PRESETS), help="a configuration from the paper")
-    p.add_argument("--method", choices=METHODS, help="meta-learning method (default cxgrad)")
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        help="meta-learning method (default cxgrad); igs is a control: IGS with a fixed "
+        "gamma = 1 (each conv weight reset to unit norm before every inner step), no context",
+    )
     p.add_argument("--dataset", choices=DATASET_CHOICES, help="dataset (default omniglot)")
     p.add_argument(
         "--backbone",
@@ -72,6 +90,20 @@ def _train_parser(sub) -> None:
         action="store_true",
         default=None,
         help="first-order meta-gradients (FOMAML); the paper uses second order",
+    )
+    p.add_argument(
+        "--learned-inner-lr",
+        dest="learned_inner_lr",
+        action="store_true",
+        default=None,
+        help="meta-learn one inner step size per adapted tensor and inner step, starting at "
+        "--inner-lr (MAML++'s LSLR; for maml, anil and boil)",
+    )
+    p.add_argument(
+        "--polarity",
+        choices=POLARITIES,
+        help="task distribution: normal, or mixed (a seeded half of all tasks have inverted "
+        "images; chapter 10's test of whether the context detects the task)",
     )
     p.add_argument(
         "--context-scheme",

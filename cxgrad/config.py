@@ -17,6 +17,7 @@ from cxgrad.meta.config import MetaConfig
 from cxgrad.models import Backbone, Conv4Config, ResNet12Config
 
 BACKBONES = ("conv4", "resnet12")
+POLARITIES = ("normal", "mixed")
 
 DATASET_CHANNELS = {
     "omniglot": 1,
@@ -57,6 +58,9 @@ class TrainConfig:
     context_hidden: int = 100
     context_lr: float = 1.0
     context_scheme: str = "task-wise"
+    learned_inner_lr: bool = False
+    # task distribution: "mixed" inverts the images of a seeded half of all tasks
+    polarity: str = "normal"
     # outer loop
     meta_batch: int = 4
     outer_lr: float = 1e-3
@@ -95,11 +99,19 @@ class TrainConfig:
             raise ConfigError(
                 f"--ways must be at least 2 for a classification task, got {self.ways}"
             )
-        for name in ("inner_lr", "outer_lr", "context_lr"):
+        for name in ("inner_lr", "outer_lr"):
             if not getattr(self, name) > 0:
                 raise ConfigError(
                     f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}"
                 )
+        if not self.context_lr >= 0:
+            raise ConfigError(
+                f"--context-lr must be >= 0 (0 freezes CxGrad's context), got {self.context_lr}"
+            )
+        if self.polarity not in POLARITIES:
+            raise ConfigError(
+                f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}"
+            )
         self.meta_config()  # validates method and context scheme
         self.model_config()
 
@@ -137,6 +149,7 @@ class TrainConfig:
             context_hidden=self.context_hidden,
             context_lr=self.context_lr,
             context_scheme=self.context_scheme,
+            learned_inner_lr=self.learned_inner_lr,
         )
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -177,6 +190,7 @@ ARCHITECTURE_KEYS = (
     "activation",
     "context_dim",
     "context_hidden",
+    "learned_inner_lr",
 )
 # Options whose change would make a resumed run differ from an uninterrupted one.
 TRAJECTORY_KEYS = ARCHITECTURE_KEYS + (
@@ -189,6 +203,7 @@ TRAJECTORY_KEYS = ARCHITECTURE_KEYS + (
     "first_order",
     "context_lr",
     "context_scheme",
+    "polarity",
     "meta_batch",
     "outer_lr",
     "seed",

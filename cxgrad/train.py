@@ -78,6 +78,7 @@ def samplers(
             config.queries,
             seed=config.seed if split == "train" else config.task_seed,
             split_name=split,
+            polarity=config.polarity,
         )
         for split in ("train", "val", "test")
     }

@@ -4,6 +4,11 @@ Task ``i`` of a sampler is a pure function of ``(seed, split name, i)``: it is d
 NumPy's PCG64 from ``SeedSequence([seed, crc32(split), i])``, which gives the same numbers
 on every machine and operating system. Training, validation and test tasks are therefore
 addressable by index, and a resumed run sees exactly the tasks it would have seen.
+
+``polarity="mixed"`` inverts the images (255 - pixel) of a seeded half of the tasks: a
+task distribution in which a task embedding has something real to detect (chapter 10).
+Whether task ``i`` is inverted is drawn from its own seed sequence, so the classes and
+images of every task are the same as with ``polarity="normal"``.
 """
 
 from __future__ import annotations
@@ -57,6 +62,10 @@ class TaskBatch:
         return TaskBatch(self.x_support[s], self.y_support[s], self.x_query[s], self.y_query[s])
 
 
+POLARITIES = ("normal", "mixed")
+_POLARITY_STREAM = 0x706F6C  # a fourth seed word, separate from the task draws
+
+
 class EpisodeSampler:
     """Draws N-way K-shot tasks with Q queries per class from one split."""
 
@@ -68,7 +77,10 @@ class EpisodeSampler:
         queries: int,
         seed: int = 0,
         split_name: str = "train",
+        polarity: str = "normal",
     ) -> None:
+        if polarity not in POLARITIES:
+            raise DataError(f"polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
         for label, value in (("ways", ways), ("shots", shots), ("queries", queries)):
             if int(value) < 1:
                 raise DataError(f"{label} must be at least 1, got {value}")
@@ -90,6 +102,7 @@ class EpisodeSampler:
         self.ways, self.shots, self.queries = int(ways), int(shots), int(queries)
         self.seed = int(seed)
         self.split_name = split_name
+        self.polarity = polarity
         self._split_code = zlib.crc32(split_name.encode())
 
     def _rng(self, index: int) -> np.random.Generator:
@@ -98,6 +111,25 @@ class EpisodeSampler:
         return np.random.Generator(
             np.random.PCG64(np.random.SeedSequence([self.seed, self._split_code, index]))
         )
+
+    def inverted(self, index: int) -> bool:
+        """Whether task ``index`` has inverted images (only ever with ``polarity="mixed"``)."""
+        if self.polarity == "normal":
+            return False
+        if index < 0:
+            raise IndexError(f"task index must be non-negative, got {index}")
+        words = [self.seed, self._split_code, index, _POLARITY_STREAM]
+        return bool(np.random.default_rng(np.random.SeedSequence(words)).random() < 0.5)
+
+    def _apply_polarity(self, images: torch.Tensor, first: int) -> torch.Tensor:
+        """uint8 ``[B, ...]`` tasks ``first..first+B-1`` with the inverted ones flipped."""
+        if self.polarity == "normal":
+            return images
+        flags = [self.inverted(first + b) for b in range(images.shape[0])]
+        if not any(flags):
+            return images
+        mask = torch.tensor(flags, device=images.device).view(-1, *(1,) * (images.dim() - 1))
+        return torch.where(mask, 255 - images, images)
 
     def task_picks(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Task ``index`` as the N class ids chosen and the ``[N, K+Q]`` image indices
@@ -116,7 +148,8 @@ class EpisodeSampler:
     def task_uint8(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Task ``index`` as uint8 images ``[N, K+Q, C, H, W]`` and the N class ids chosen."""
         chosen, picks = self.task_picks(index)
-        return self.classes.gather(chosen[None], picks[None])[0], torch.from_numpy(chosen)
+        images = self._apply_polarity(self.classes.gather(chosen[None], picks[None]), index)
+        return images[0], torch.from_numpy(chosen)
 
     def batch(self, first: int, count: int, out: TaskBatch | None = None) -> TaskBatch:
         """Tasks ``first .. first+count-1`` stacked into one ``TaskBatch``.
@@ -132,7 +165,8 @@ class EpisodeSampler:
         drawn = [self.task_picks(first + b) for b in range(count)]
         classes = np.stack([c for c, _ in drawn])
         picks = np.stack([p for _, p in drawn])
-        return self.split_images(self.classes.gather(classes, picks), out)
+        images = self._apply_polarity(self.classes.gather(classes, picks), first)
+        return self.split_images(images, out)
 
     def split_images(self, images: torch.Tensor, out: TaskBatch | None = None) -> TaskBatch:
         """uint8 ``[B, N, K+Q, C, H, W]`` -> float support/query tensors and labels

@@ -22,7 +22,11 @@ maml        conv weights and head (BatchNorm gamma/beta are meta-learned only)
 anil        head only
 boil        conv weights only (the head is frozen inside, learned outside)
 cxgrad      conv weights (through IGS) and head, plus the context vector nu
+igs         conv weights (through IGS with gamma = 1) and head: a control
 ==========  ============================================================
+
+With ``learned_inner_lr`` (MAML++'s LSLR) the parameter dict also holds ``lslr.<name>``,
+one step size per inner step for every adapted tensor, meta-learned with the rest.
 """
 
 from __future__ import annotations
@@ -47,8 +51,12 @@ class InnerTrace:
 
     ``grad_norms[s][name]`` is the L2 norm of the inner gradient of ``name`` at step s
     (for CxGrad, the gradient with respect to the scaled weight, the one that is applied).
-    ``gammas[s]`` are CxGrad's scaling factors used at step s. ``context_updates`` counts
-    updates of nu, including the initial one without graph. With ``keep_points``,
+    ``gammas[s]`` are CxGrad's scaling factors used at step s and ``contexts[s]`` the
+    context nu they came from. ``relative_steps[s][name]`` is the size of step s's update
+    relative to the tensor it updates, ``||lr * grad|| / ||w||`` (for CxGrad and IGS, w
+    is the rescaled weight): the effective inner step, comparable across methods.
+    ``context_updates`` counts updates of nu, including the initial one without graph.
+    With ``keep_points``,
     ``points[s]`` holds the adapted tensors at which step s took its gradient (for CxGrad,
     after IGS) and ``gradients[s]`` that gradient, detached: the loss-landscape analysis
     (appendix C) probes the landscape around these points.
@@ -57,6 +65,8 @@ class InnerTrace:
     keep_points: bool = False
     grad_norms: list[dict[str, float]] = field(default_factory=list)
     gammas: list[list[float]] = field(default_factory=list)
+    contexts: list[list[float]] = field(default_factory=list)
+    relative_steps: list[dict[str, float]] = field(default_factory=list)
     support_losses: list[float] = field(default_factory=list)
     context_updates: int = 0
     points: list[dict[str, torch.Tensor]] = field(default_factory=list)
@@ -90,6 +100,7 @@ class MetaLearner:
             "anil": head,
             "boil": body,
             "cxgrad": body + head,
+            "igs": body + head,
         }[meta.method]
 
     # ----------------------------------------------------------------- parameters
@@ -106,7 +117,20 @@ class MetaLearner:
                     generator,
                 )
             )
+        if self.meta.learned_inner_lr:
+            # After everything drawn from the generator, so the rest of the init is MAML's.
+            steps = self.meta.inner_steps_train
+            for name in self.adapted_names:
+                params[f"lslr.{name}"] = torch.full((steps,), float(self.meta.inner_lr))
         return params
+
+    def step_size(self, params: Params, name: str, step: int) -> torch.Tensor | float:
+        """Inner step size of tensor ``name`` at inner step ``step``: alpha, or the learned
+        LSLR value (steps beyond those learned reuse the last learned size)."""
+        if not self.meta.learned_inner_lr:
+            return self.meta.inner_lr
+        rates = params[f"lslr.{name}"]
+        return rates[min(step, rates.shape[0] - 1)]
 
     @property
     def folds_tasks(self) -> bool:
@@ -152,14 +176,21 @@ class MetaLearner:
             )
         fast = self._fast_weights(params, x_support)
         frozen = {k: v for k, v in params.items() if k not in fast}
-        alpha = self.meta.inner_lr
-        for _ in range(steps):
+        fixed_norm = self.meta.method == "igs"
+        for step in range(steps):
+            if fixed_norm:
+                # IGS with gamma = 1: every conv weight back to unit norm before the step.
+                ones = torch.ones(*x_support.shape[:-4], len(self.scaled_names)).to(x_support)
+                fast = {**fast, **implicit_gradient_scaling(fast, self.scaled_names, ones)}
             grads, loss = grad(self._support_loss, has_aux=True)(fast, frozen, x_support, y_support)
             if first_order:
                 grads = {k: g.detach() for k, g in grads.items()}
+            rates = {k: self.step_size(frozen, k, step) for k in fast}
             if trace is not None:
-                _record(trace, grads, loss, fast)
-            fast = {k: fast[k] - alpha * grads[k] for k in fast}
+                _record(trace, grads, loss, fast, rates)
+                if fixed_norm:
+                    trace.gammas.append([1.0] * len(self.scaled_names))
+            fast = {k: fast[k] - rates[k] * grads[k] for k in fast}
         return {**frozen, **fast}
 
     def _adapt_cxgrad(
@@ -199,6 +230,8 @@ class MetaLearner:
             # not kept (as in the authors' code): nu enters the loop as a constant.
             tasks = x.shape[:-4]  # () for one task, (B,) for B tasks
             nu = torch.zeros(*tasks, meta.context_dim, dtype=x.dtype, device=x.device)
+            if meta.context_lr == 0:  # a frozen context: the step would add 0 * g_nu
+                return nu
             _, _, g_nu, _ = context_grad(weights, nu)
             if trace is not None:
                 trace.context_updates += 1
@@ -222,8 +255,10 @@ class MetaLearner:
                 grads = {k: g.detach() for k, g in grads.items()}
                 g_nu = g_nu.detach()
             if trace is not None:
-                _record(trace, grads, loss, {**unscaled(fast), **scaled})
+                point = {**unscaled(fast), **scaled}
+                _record(trace, grads, loss, point, dict.fromkeys(point, meta.inner_lr))
                 trace.gammas.append(gphi(frozen, nu).detach().tolist())
+                trace.contexts.append(nu.detach().tolist())
                 trace.context_updates += 1
             current = {**unscaled(fast), **scaled}
             fast = {k: current[k] - meta.inner_lr * grads[k] for k in current}  # line 14
@@ -321,7 +356,20 @@ class MetaLearner:
         return losses.mean(), accuracies.mean().detach()
 
 
-def _record(trace: InnerTrace, grads: Params, loss: torch.Tensor, point: Params) -> None:
+def _record(
+    trace: InnerTrace,
+    grads: Params,
+    loss: torch.Tensor,
+    point: Params,
+    rates: dict[str, torch.Tensor | float],
+) -> None:
+    norm = torch.linalg.vector_norm
+    trace.relative_steps.append(
+        {
+            k: float(abs(float(rates[k])) * norm(g.detach()) / norm(point[k].detach()))
+            for k, g in grads.items()
+        }
+    )
     if trace.keep_points:
         trace.points.append({k: v.detach() for k, v in point.items()})
         trace.gradients.append({k: g.detach() for k, g in grads.items()})

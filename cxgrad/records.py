@@ -1,0 +1,300 @@
+"""Results of record: CxGrad and its controls trained at a size that resolves them.
+
+The chapters train small models live, a few hundred iterations each, which cannot separate
+methods a few points apart. The runs named here are trained once, with several seeds, by
+``scripts/record_runs.py``, and each leaves one JSON file under ``results/``: the
+configuration, the commit that trained it, the training curve, and the test accuracy with
+both 95% intervals and every test task's accuracy. All runs are tested on the same seeded
+test tasks, so two configurations can be compared task by task (a paired comparison).
+
+Every configuration is the course's standard Omniglot run (``course.omniglot_config``:
+5-way 1-shot, alphabet-disjoint split, 28x28, Conv4 with 32 filters, the paper's alpha,
+beta and eta, 5 second-order inner steps, meta-batch 4) with one thing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cxgrad.config import TrainConfig
+from cxgrad.course import omniglot_config
+from cxgrad.errors import ConfigError
+
+RECORD_ITERATIONS = 500
+RECORD_TEST_TASKS = 600
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "omniglot-5w1s"
+
+# name -> (what it is, what changes from the standard run)
+COMPARISON: dict[str, tuple[str, dict[str, Any]]] = {
+    "maml": ("MAML, alpha = 0.01 (the paper's inner step)", {"method": "maml"}),
+    "cxgrad": ("CxGrad as in the paper (beta = 1)", {"method": "cxgrad"}),
+    "cxgrad-frozen": (
+        "CxGrad with the context frozen: beta = 0, so gamma = g_phi(0) for every task",
+        {"method": "cxgrad", "context_lr": 0.0},
+    ),
+    "igs": (
+        "IGS with gamma = 1: each conv weight reset to unit norm before every step",
+        {"method": "igs"},
+    ),
+    "maml-lslr": (
+        "MAML with learned per-layer, per-step inner step sizes (MAML++'s LSLR)",
+        {"method": "maml", "learned_inner_lr": True},
+    ),
+    "maml-alpha0.1": (
+        "MAML with a larger inner step, alpha = 0.1",
+        {"method": "maml", "inner_lr": 0.1},
+    ),
+}
+# More controls, not in the record set: the inner-step sweep and BOIL.
+SWEEP: dict[str, tuple[str, dict[str, Any]]] = {
+    "maml-alpha0.4": (
+        "MAML with alpha = 0.4 (MAML's own Omniglot step)",
+        {"method": "maml", "inner_lr": 0.4},
+    ),
+    "boil": ("BOIL, alpha = 0.01", {"method": "boil"}),
+    "boil-alpha0.1": ("BOIL with alpha = 0.1", {"method": "boil", "inner_lr": 0.1}),
+    "boil-alpha0.4": ("BOIL with alpha = 0.4", {"method": "boil", "inner_lr": 0.4}),
+    "boil-lslr": (
+        "BOIL with learned per-layer, per-step inner step sizes",
+        {"method": "boil", "learned_inner_lr": True},
+    ),
+    "cxgrad-mixed": (
+        "CxGrad on tasks of which a seeded half have inverted images",
+        {"method": "cxgrad", "polarity": "mixed"},
+    ),
+    "cxgrad-frozen-mixed": (
+        "Frozen-context CxGrad on tasks of which a seeded half have inverted images",
+        {"method": "cxgrad", "context_lr": 0.0, "polarity": "mixed"},
+    ),
+}
+CONFIGURATIONS = {**COMPARISON, **SWEEP}
+
+
+def record_config(name: str, seed: int, iterations: int = RECORD_ITERATIONS) -> TrainConfig:
+    """The configuration of record run ``name`` with ``seed``."""
+    if name not in CONFIGURATIONS:
+        raise ConfigError(
+            f"unknown configuration {name!r}; choose from {', '.join(CONFIGURATIONS)}"
+        )
+    _, changes = CONFIGURATIONS[name]
+    return omniglot_config(iterations=iterations, filters=32, seed=seed, **changes)
+
+
+def record_path(name: str, seed: int, results: Path = RESULTS_DIR) -> Path:
+    return Path(results) / f"{name}-seed{seed}.json"
+
+
+def _git(*args: str) -> str:
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, check=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_record(
+    name: str,
+    seed: int,
+    runs: Path,
+    results: Path = RESULTS_DIR,
+    iterations: int = RECORD_ITERATIONS,
+    test_tasks: int = RECORD_TEST_TASKS,
+    data_root: str | Path | None = None,
+    progress: bool = False,
+) -> Path:
+    """Train (or resume) one record run on the CPU, test it, and write its JSON."""
+    import torch
+
+    from cxgrad.evaluate_run import evaluate_run
+    from cxgrad.run_dir import RunDir
+    from cxgrad.train import train
+
+    config = record_config(name, seed, iterations)
+    out = Path(runs) / f"{name}-seed{seed}"
+    run = RunDir(out)
+    done = [r for r in run.read_metrics() if "loss" in r] if run.has_run() else []
+    if not done or done[-1]["iteration"] < config.iterations:
+        train(
+            config, out, resume=run.has_run(), data_root=data_root, device="cpu", progress=progress
+        )
+    result = evaluate_run(
+        out, tasks=test_tasks, data_root=data_root, device="cpu", progress=progress
+    )
+    metrics = run.read_metrics()
+    steps = [r for r in metrics if "loss" in r]
+    record = {
+        "name": name,
+        "description": CONFIGURATIONS[name][0],
+        "seed": seed,
+        "command": f"python scripts/record_runs.py --configs {name} --seeds {seed} "
+        f"--iterations {iterations} --test-tasks {test_tasks}",
+        "config": config.to_dict(),
+        "commit": _git("rev-parse", "HEAD"),
+        "library_changed_since_commit": bool(_git("status", "--porcelain", "cxgrad")),
+        "hardware": {
+            "device": "cpu",
+            "cpu": _cpu_name(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": sys.version.split()[0],
+        },
+        "train_seconds": round(sum(r["seconds"] for r in steps), 1),
+        "losses": [r["loss"] for r in steps],
+        "accuracies": [r["accuracy"] for r in steps],
+        "validations": [r for r in metrics if "val_accuracy" in r],
+        "best": run.read_best(),
+        "test": result.to_dict(include_tasks=True),
+        "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    path = record_path(name, seed, results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)  # a reader never sees half a file
+    return path
+
+
+def load_records(results: Path = RESULTS_DIR) -> dict[str, dict[int, dict[str, Any]]]:
+    """Every record under ``results``: ``records[name][seed]``."""
+    records: dict[str, dict[int, dict[str, Any]]] = {}
+    for path in sorted(Path(results).glob("*.json")):
+        data = json.loads(path.read_text())
+        records.setdefault(data["name"], {})[int(data["seed"])] = data
+    return records
+
+
+@dataclass
+class Comparison:
+    """``a`` minus ``b`` in test accuracy (fractions), on the same test tasks.
+
+    ``ci95_seeds`` is the half-width of a t interval over the per-seed differences: it
+    counts the variation between training runs, the one that matters when asking whether
+    a method is better. ``ci95_tasks`` is the paired interval over all (seed, task)
+    differences pooled: it only says how precisely these particular runs were measured.
+    """
+
+    a: str
+    b: str
+    difference: float
+    ci95_seeds: float
+    ci95_tasks: float
+    seeds: list[int]
+    per_seed: list[float]
+
+    @property
+    def resolved(self) -> bool:
+        return abs(self.difference) > self.ci95_seeds
+
+    def verdict(self) -> str:
+        if not self.resolved:
+            return "not resolved at this size"
+        return f"{self.a} better" if self.difference > 0 else f"{self.b} better"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.a} - {self.b}: {100 * self.difference:+.2f} points, 95% CI over "
+            f"{len(self.seeds)} seeds +-{100 * self.ci95_seeds:.2f} (paired over tasks "
+            f"+-{100 * self.ci95_tasks:.2f}): {self.verdict()}"
+        )
+
+
+def t_quantile_975(dof: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, dof))
+
+
+def compare(records: dict[str, dict[int, dict[str, Any]]], a: str, b: str) -> Comparison:
+    """Paired comparison of configurations ``a`` and ``b`` over the seeds both have."""
+    for name in (a, b):
+        if name not in records:
+            raise ConfigError(
+                f"no records of {name!r}; run scripts/record_runs.py --configs {name}"
+            )
+    seeds = sorted(set(records[a]) & set(records[b]))
+    if len(seeds) < 2:
+        raise ConfigError(f"{a} and {b} share {len(seeds)} seed(s); a comparison needs 2 or more")
+    per_seed, pooled = [], []
+    for seed in seeds:
+        ta = records[a][seed]["test"]["task_accuracies"]
+        tb = records[b][seed]["test"]["task_accuracies"]
+        if len(ta) != len(tb):
+            raise ConfigError(f"{a} and {b} (seed {seed}) were tested on different task counts")
+        diffs = [x - y for x, y in zip(ta, tb, strict=True)]
+        per_seed.append(sum(diffs) / len(diffs))
+        pooled.extend(diffs)
+    n = len(per_seed)
+    mean = sum(per_seed) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in per_seed) / (n - 1))
+    mean_pooled = sum(pooled) / len(pooled)
+    sd_pooled = math.sqrt(sum((d - mean_pooled) ** 2 for d in pooled) / (len(pooled) - 1))
+    return Comparison(
+        a=a,
+        b=b,
+        difference=mean,
+        ci95_seeds=t_quantile_975(n - 1) * sd / math.sqrt(n),
+        ci95_tasks=1.96 * sd_pooled / math.sqrt(len(pooled)),
+        seeds=seeds,
+        per_seed=per_seed,
+    )
+
+
+def summary_rows(records: dict[str, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per configuration: mean test accuracy over seeds and its t interval."""
+    rows = []
+    for name in [n for n in CONFIGURATIONS if n in records]:
+        accs = [records[name][s]["test"]["accuracy"] for s in sorted(records[name])]
+        n = len(accs)
+        mean = sum(accs) / n
+        ci = (
+            t_quantile_975(n - 1) * math.sqrt(sum((a - mean) ** 2 for a in accs) / (n - 1) / n)
+            if n > 1
+            else float("nan")
+        )
+        rows.append(
+            {
+                "name": name,
+                "description": CONFIGURATIONS[name][0],
+                "seeds": n,
+                "accuracy": mean,
+                "ci95_seeds": ci,
+                "per_seed": accs,
+            }
+        )
+    return rows
+
+
+def markdown_table(records: dict[str, dict[int, dict[str, Any]]]) -> str:
+    lines = [
+        "| configuration | what | seeds | test accuracy (mean) | 95% CI over seeds | per seed |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in summary_rows(records):
+        per_seed = ", ".join(f"{100 * a:.2f}" for a in row["per_seed"])
+        lines.append(
+            f"| `{row['name']}` | {row['description']} | {row['seeds']} | "
+            f"{100 * row['accuracy']:.2f}% | +-{100 * row['ci95_seeds']:.2f} | {per_seed} |"
+        )
+    return "\n".join(lines)
