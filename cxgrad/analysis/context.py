@@ -1,0 +1,183 @@
+"""Does CxGrad's context depend on the task? Measurements for chapter 10.
+
+Three questions, each a function:
+
+* ``context_dependence``: across tasks, how much do the scaling factors gamma and the
+  context nu vary, per layer, relative to their mean, and how far is gamma from
+  ``g_phi(0)``, the value every task would get if nu never left zero?
+* ``context_gradient``: where the gradient that moves nu comes from. By Eq. 4 the support
+  loss does not depend on the norm of a conv weight that feeds a BatchNorm, so
+  ``dL/dgamma_l`` (and with it ``grad_nu L``) is zero up to BatchNorm's epsilon. The
+  function computes both gradients with the model's epsilon and with a negligible one
+  (1e-30), in float64, and the share of the gradient that exists only because of epsilon.
+* ``effective_inner_steps``: the size of each inner update relative to the weight it
+  updates, ``||lr * grad|| / ||w||``, per layer: the learning rate that matters under
+  BatchNorm, comparable across MAML, LSLR, IGS and CxGrad.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import grad
+
+from cxgrad.analysis.gradients import layer_groups
+from cxgrad.data.episodes import EpisodeSampler
+from cxgrad.errors import ConfigError
+from cxgrad.meta.context import gphi, implicit_gradient_scaling
+from cxgrad.meta.learner import InnerTrace, MetaLearner, Params
+
+NO_EPS = 1e-30  # BatchNorm's epsilon made negligible (0 could divide by zero)
+
+
+def _require_context(learner: MetaLearner) -> None:
+    if learner.meta.method != "cxgrad":
+        raise ConfigError(
+            f"the context exists only for method 'cxgrad', not {learner.meta.method!r}"
+        )
+
+
+@dataclass
+class ContextDependence:
+    """Per-task gammas ``[T, steps, L]`` and context norms ``[T, steps]`` of T tasks.
+
+    ``gamma_at_zero`` is ``g_phi(0)`` (``[L]``); ``layers`` names the L scaled layers.
+    """
+
+    layers: list[str]
+    gammas: np.ndarray
+    context_norms: np.ndarray
+    gamma_at_zero: np.ndarray
+
+    def task_gammas(self) -> np.ndarray:
+        """Each task's gamma per layer, averaged over its inner steps: ``[T, L]``."""
+        return self.gammas.mean(axis=1)
+
+    def mean(self) -> np.ndarray:
+        return self.task_gammas().mean(axis=0)
+
+    def relative_spread(self) -> np.ndarray:
+        """Standard deviation of gamma across tasks divided by its mean, per layer."""
+        per_task = self.task_gammas()
+        return per_task.std(axis=0, ddof=1) / per_task.mean(axis=0)
+
+    def distance_from_zero_context(self) -> np.ndarray:
+        """Mean over tasks and steps of ``|gamma - g_phi(0)| / g_phi(0)``, per layer."""
+        return (np.abs(self.gammas - self.gamma_at_zero) / self.gamma_at_zero).mean(axis=(0, 1))
+
+    def group_separation(self, group: np.ndarray) -> np.ndarray:
+        """Per layer, the difference of gamma's mean between tasks with ``group`` True and
+        False, in units of the pooled within-group standard deviation (Cohen's d); 0 when
+        both groups have exactly the same gammas."""
+        per_task = self.task_gammas()
+        group = np.asarray(group, dtype=bool)
+        if group.all() or not group.any():
+            raise ValueError("group_separation needs tasks in both groups")
+        a, b = per_task[group], per_task[~group]
+        pooled = np.sqrt((a.var(axis=0, ddof=1) + b.var(axis=0, ddof=1)) / 2)
+        diff = a.mean(axis=0) - b.mean(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(pooled > 0, diff / np.where(pooled > 0, pooled, 1), 0.0)
+
+
+def context_dependence(
+    learner: MetaLearner, params: Params, sampler: EpisodeSampler, tasks: int, first: int = 0
+) -> ContextDependence:
+    """Adapt CxGrad to tasks ``first..first+tasks-1`` (as at evaluation) and record the
+    gammas and contexts of every inner step."""
+    _require_context(learner)
+    device = next(iter(params.values())).device
+    params = {k: v.detach() for k, v in params.items()}
+    gammas, norms = [], []
+    for index in range(first, first + tasks):
+        batch = sampler.batch(index, 1).to(device)
+        trace = InnerTrace()
+        learner.adapt(
+            params,
+            batch.x_support[0],
+            batch.y_support[0],
+            learner.meta.inner_steps_eval,
+            first_order=True,
+            trace=trace,
+        )
+        gammas.append(trace.gammas)
+        norms.append([float(np.linalg.norm(nu)) for nu in trace.contexts])
+    zero = torch.zeros(learner.meta.context_dim, dtype=next(iter(params.values())).dtype)
+    at_zero = gphi({k: v.cpu() for k, v in params.items()}, zero).numpy()
+    return ContextDependence(
+        layers=list(learner.scaled_names),
+        gammas=np.asarray(gammas, dtype=np.float64),
+        context_norms=np.asarray(norms, dtype=np.float64),
+        gamma_at_zero=at_zero.astype(np.float64),
+    )
+
+
+def context_gradient(
+    learner: MetaLearner, params: Params, x_support: torch.Tensor, y_support: torch.Tensor
+) -> dict[str, np.ndarray | float]:
+    """The gradients that move CxGrad's context at its first update (nu = 0), in float64.
+
+    Returns ``grad_gamma`` and ``grad_gamma_no_eps`` (``dL/dgamma_l`` per layer),
+    ``grad_nu_norm`` and ``grad_nu_norm_no_eps`` (``||grad_nu L||``), and ``eps_share``,
+    ``||grad_nu - grad_nu_no_eps|| / ||grad_nu||``: the part of the context's gradient that
+    exists only because of BatchNorm's epsilon (1 means all of it).
+    """
+    _require_context(learner)
+    if not hasattr(learner.model, "bn_eps"):
+        raise ConfigError(f"{type(learner.model).__name__} has no bn_eps to switch off")
+    params = {k: v.detach().cpu().double() for k, v in params.items()}
+    x, y = x_support.detach().cpu().double(), y_support.detach().cpu()
+    names = learner.scaled_names
+    weights = {n: params[n] for n in names}
+    zero = torch.zeros(learner.meta.context_dim, dtype=torch.float64)
+    exact = dataclasses.replace(learner.model, bn_eps=NO_EPS)
+
+    def loss_of_gamma(gammas: torch.Tensor, model) -> torch.Tensor:
+        scaled = implicit_gradient_scaling(weights, names, gammas)
+        return F.cross_entropy(model.forward({**params, **scaled}, x), y)
+
+    def loss_of_nu(nu: torch.Tensor, model) -> torch.Tensor:
+        return loss_of_gamma(gphi(params, nu), model)
+
+    gamma0 = gphi(params, zero)
+    g_gamma = grad(loss_of_gamma)(gamma0, learner.model)
+    g_gamma_exact = grad(loss_of_gamma)(gamma0, exact)
+    g_nu = grad(loss_of_nu)(zero, learner.model)
+    g_nu_exact = grad(loss_of_nu)(zero, exact)
+    norm = float(g_nu.norm())
+    return {
+        "grad_gamma": g_gamma.numpy(),
+        "grad_gamma_no_eps": g_gamma_exact.numpy(),
+        "grad_nu_norm": norm,
+        "grad_nu_norm_no_eps": float(g_nu_exact.norm()),
+        "eps_share": float((g_nu - g_nu_exact).norm()) / norm if norm > 0 else float("nan"),
+    }
+
+
+def effective_inner_steps(
+    learner: MetaLearner, params: Params, batch, steps: int | None = None
+) -> dict[str, float]:
+    """Mean relative update ``||lr * grad|| / ||w||`` per layer over the tasks of ``batch``
+    and the inner steps (for a group of tensors, such as the head's weight and bias, the
+    group's first tensor, its weight). For CxGrad and IGS ``w`` is the rescaled weight at
+    which the step is taken. Steps default to the training step count; gradients are first
+    order (the sizes do not depend on the order)."""
+    steps = learner.meta.inner_steps_train if steps is None else steps
+    params = {k: v.detach() for k, v in params.items()}
+    groups = layer_groups(learner)
+    totals = dict.fromkeys(groups, 0.0)
+    count = 0
+    for b in range(len(batch)):
+        trace = InnerTrace()
+        learner.adapt(
+            params, batch.x_support[b], batch.y_support[b], steps, first_order=True, trace=trace
+        )
+        for step in trace.relative_steps:
+            for layer, tensors in groups.items():
+                totals[layer] += step[tensors[0]]
+            count += 1
+    return {layer: total / max(count, 1) for layer, total in totals.items()}
