@@ -104,6 +104,13 @@ def _git(*args: str) -> str:
     return out.stdout.strip()
 
 
+def _provenance() -> dict[str, Any]:
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "library_changed_since_commit": bool(_git("status", "--porcelain", "cxgrad")),
+    }
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -123,8 +130,13 @@ def run_record(
     test_tasks: int = RECORD_TEST_TASKS,
     data_root: str | Path | None = None,
     progress: bool = False,
+    cross_domain: tuple[str, ...] = (),
 ) -> Path:
-    """Train (or resume) one record run on the CPU, test it, and write its JSON."""
+    """Train (or resume) one record run on the CPU, test it, and write its JSON.
+
+    A run that is already trained is only tested again. ``cross_domain`` names datasets
+    whose test split the run is also tested on (chapter 7: ``("fashionmnist",)``); the
+    checkpoint is still the one chosen on the run's own validation tasks."""
     import torch
 
     from cxgrad.evaluate_run import evaluate_run
@@ -134,14 +146,32 @@ def run_record(
     config = record_config(name, seed, iterations)
     out = Path(runs) / f"{name}-seed{seed}"
     run = RunDir(out)
+    provenance_path = out / "provenance.json"
     done = [r for r in run.read_metrics() if "loss" in r] if run.has_run() else []
     if not done or done[-1]["iteration"] < config.iterations:
+        if not provenance_path.exists():
+            # The code that trains the run, written once: resuming or re-testing later at
+            # another commit does not change what the record says trained it.
+            out.mkdir(parents=True, exist_ok=True)
+            provenance_path.write_text(json.dumps(_provenance()) + "\n")
         train(
             config, out, resume=run.has_run(), data_root=data_root, device="cpu", progress=progress
         )
+    provenance = json.loads(provenance_path.read_text()) if provenance_path.exists() else {}
     result = evaluate_run(
         out, tasks=test_tasks, data_root=data_root, device="cpu", progress=progress
     )
+    cross = {
+        dataset: evaluate_run(
+            out,
+            tasks=test_tasks,
+            data_root=data_root,
+            device="cpu",
+            progress=progress,
+            dataset=dataset,
+        ).to_dict(include_tasks=True)
+        for dataset in cross_domain
+    }
     metrics = run.read_metrics()
     steps = [r for r in metrics if "loss" in r]
     record = {
@@ -151,8 +181,10 @@ def run_record(
         "command": f"python scripts/record_runs.py --configs {name} --seeds {seed} "
         f"--iterations {iterations} --test-tasks {test_tasks}",
         "config": config.to_dict(),
-        "commit": _git("rev-parse", "HEAD"),
-        "library_changed_since_commit": bool(_git("status", "--porcelain", "cxgrad")),
+        # trained by the library at this commit (and whether it had uncommitted changes)
+        "commit": provenance.get("commit", "unknown"),
+        "library_changed_since_commit": provenance.get("library_changed_since_commit", True),
+        "tested_at_commit": _git("rev-parse", "HEAD"),
         "hardware": {
             "device": "cpu",
             "cpu": _cpu_name(),
@@ -166,6 +198,7 @@ def run_record(
         "validations": [r for r in metrics if "val_accuracy" in r],
         "best": run.read_best(),
         "test": result.to_dict(include_tasks=True),
+        "cross_domain": cross,
         "written": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     path = record_path(name, seed, results)

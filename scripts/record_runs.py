@@ -58,7 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "records")
     parser.add_argument("--data-root", default=os.environ.get("CXGRAD_DATA_ROOT"))
-    parser.add_argument("--force", action="store_true", help="redo runs whose JSON exists")
+    parser.add_argument(
+        "--cross-domain",
+        nargs="*",
+        default=[],
+        metavar="DATASET",
+        help="also test on these datasets' test splits (chapter 7: fashionmnist)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="redo runs whose JSON exists (a trained run is only tested again)",
+    )
     parser.add_argument("--table", action="store_true", help="only print the summary table")
     args = parser.parse_args(argv)
     if args.table:
@@ -81,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         test_tasks=args.test_tasks,
         data_root=args.data_root,
         threads=args.threads,
+        cross_domain=tuple(args.cross_domain),
     )
     failed = 0
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
