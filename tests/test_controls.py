@@ -472,7 +472,10 @@ def test_cli_trains_with_the_new_options(tmp_path, capsys, args, stored):
     ("args", "message"),
     [
         (["--context-lr", "-1"], "--context-lr must be >= 0"),
-        (["--method", "cxgrad", "--learned-inner-lr"], "learned inner step sizes (LSLR)"),
+        (
+            ["--method", "cxgrad", "--learned-inner-lr"],
+            "learned inner step sizes (LSLR, --learned-inner-lr)",
+        ),
     ],
 )
 def test_cli_refuses_bad_control_options(tmp_path, capsys, args, message):
