@@ -55,7 +55,8 @@ class MetaConfig:
         if self.learned_inner_lr and self.method not in LSLR_METHODS:
             raise ConfigError(
                 "learned inner step sizes (LSLR, --learned-inner-lr) are offered for "
-                f"{', '.join(LSLR_METHODS)}, not {self.method!r}: CxGrad and IGS set their steps through the weight norm"
+                f"{', '.join(LSLR_METHODS)}, not {self.method!r}: CxGrad and IGS set their "
+                "steps through the weight norm"
             )
         if self.learned_inner_lr and self.inner_steps_train < 1:
             raise ConfigError("learned inner step sizes need inner_steps_train >= 1")
