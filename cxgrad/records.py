@@ -259,8 +259,23 @@ def t_quantile_975(dof: int) -> float:
     return float(t.ppf(0.975, dof))
 
 
-def compare(records: dict[str, dict[int, dict[str, Any]]], a: str, b: str) -> Comparison:
-    """Paired comparison of configurations ``a`` and ``b`` over the seeds both have."""
+def _test(record: dict[str, Any], dataset: str | None) -> dict[str, Any]:
+    """A record's test result: its own test split, or another dataset's (cross-domain)."""
+    if dataset is None:
+        return record["test"]
+    if dataset not in record.get("cross_domain", {}):
+        raise ConfigError(
+            f"the record of {record.get('name')} seed {record.get('seed')} was not tested on "
+            f"{dataset}; run scripts/record_runs.py --force --cross-domain {dataset}"
+        )
+    return record["cross_domain"][dataset]
+
+
+def compare(
+    records: dict[str, dict[int, dict[str, Any]]], a: str, b: str, dataset: str | None = None
+) -> Comparison:
+    """Paired comparison of configurations ``a`` and ``b`` over the seeds both have, on
+    their own test tasks or on ``dataset``'s (cross-domain)."""
     for name in (a, b):
         if name not in records:
             raise ConfigError(
@@ -271,8 +286,8 @@ def compare(records: dict[str, dict[int, dict[str, Any]]], a: str, b: str) -> Co
         raise ConfigError(f"{a} and {b} share {len(seeds)} seed(s); a comparison needs 2 or more")
     per_seed, pooled = [], []
     for seed in seeds:
-        ta = records[a][seed]["test"]["task_accuracies"]
-        tb = records[b][seed]["test"]["task_accuracies"]
+        ta = _test(records[a][seed], dataset)["task_accuracies"]
+        tb = _test(records[b][seed], dataset)["task_accuracies"]
         if len(ta) != len(tb):
             raise ConfigError(f"{a} and {b} (seed {seed}) were tested on different task counts")
         diffs = [x - y for x, y in zip(ta, tb, strict=True)]
@@ -294,11 +309,19 @@ def compare(records: dict[str, dict[int, dict[str, Any]]], a: str, b: str) -> Co
     )
 
 
-def summary_rows(records: dict[str, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per configuration: mean test accuracy over seeds and its t interval."""
+def summary_rows(
+    records: dict[str, dict[int, dict[str, Any]]], dataset: str | None = None
+) -> list[dict[str, Any]]:
+    """One row per configuration: mean test accuracy over seeds and its t interval (on
+    ``dataset``'s test tasks when given; configurations not tested there are left out)."""
     rows = []
     for name in [n for n in CONFIGURATIONS if n in records]:
-        accs = [records[name][s]["test"]["accuracy"] for s in sorted(records[name])]
+        seeds = sorted(records[name])
+        if dataset is not None and any(
+            dataset not in records[name][s].get("cross_domain", {}) for s in seeds
+        ):
+            continue
+        accs = [_test(records[name][s], dataset)["accuracy"] for s in seeds]
         n = len(accs)
         mean = sum(accs) / n
         ci = (

@@ -1,0 +1,132 @@
+"""Results of record: they match the code that made them, and comparisons are right."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from cxgrad.errors import ConfigError
+from cxgrad.records import (
+    COMPARISON,
+    RESULTS_DIR,
+    compare,
+    load_records,
+    markdown_table,
+    record_config,
+    run_record,
+    summary_rows,
+)
+
+CHECKED_ITERATIONS = 3
+
+
+def test_every_configuration_of_the_comparison_has_three_seeds_of_record():
+    records = load_records(RESULTS_DIR)
+    for name in COMPARISON:
+        assert len(records.get(name, {})) >= 3, f"{name}: run scripts/record_runs.py"
+        for seed, record in records[name].items():
+            assert (
+                record["config"]
+                == record_config(name, seed, record["config"]["iterations"]).to_dict()
+            )
+            assert len(record["test"]["task_accuracies"]) == record["test"]["tasks"] == 600
+            assert not record["library_changed_since_commit"], f"{name} seed {seed}"
+
+
+def test_a_record_run_still_trains_as_recorded(omniglot_root, tmp_path):
+    """Re-run the first iterations of a record run: the losses must be the recorded ones,
+    so a change of the code that would change the records cannot go unnoticed."""
+    records = load_records(RESULTS_DIR)
+    for name in ("cxgrad", "maml-lslr"):
+        seed = min(records[name])
+        recorded = records[name][seed]
+        path = run_record(
+            name,
+            seed,
+            runs=tmp_path / "runs",
+            results=tmp_path / "results",
+            iterations=CHECKED_ITERATIONS,
+            test_tasks=3,
+            data_root=omniglot_root,
+        )
+        fresh = json.loads(path.read_text())
+        assert fresh["losses"] == pytest.approx(
+            recorded["losses"][:CHECKED_ITERATIONS], rel=1e-4
+        ), f"{name} seed {seed} no longer trains as recorded: re-run scripts/record_runs.py"
+        assert fresh["test"]["tasks"] == 3 and len(fresh["test"]["task_accuracies"]) == 3
+        assert fresh["config"]["iterations"] == CHECKED_ITERATIONS
+
+
+def _records(per_task: dict[str, dict[int, list[float]]]) -> dict:
+    return {
+        name: {
+            seed: {"test": {"task_accuracies": accs, "accuracy": sum(accs) / len(accs)}}
+            for seed, accs in seeds.items()
+        }
+        for name, seeds in per_task.items()
+    }
+
+
+def test_paired_comparison_over_seeds_and_tasks():
+    records = _records(
+        {
+            "cxgrad": {0: [1.0, 0.8], 1: [0.9, 0.9], 2: [0.7, 0.9]},
+            "maml": {0: [0.8, 0.6], 1: [0.8, 0.7], 2: [0.6, 0.6]},
+        }
+    )
+    result = compare(records, "cxgrad", "maml")
+    assert result.per_seed == pytest.approx([0.2, 0.15, 0.2])
+    assert result.difference == pytest.approx(0.55 / 3)
+    sd = math.sqrt(sum((d - 0.55 / 3) ** 2 for d in (0.2, 0.15, 0.2)) / 2)
+    assert result.ci95_seeds == pytest.approx(4.302652729911275 * sd / math.sqrt(3))
+    pooled = [0.2, 0.2, 0.1, 0.2, 0.1, 0.3]
+    mean = sum(pooled) / 6
+    sd_pooled = math.sqrt(sum((d - mean) ** 2 for d in pooled) / 5)
+    assert result.ci95_tasks == pytest.approx(1.96 * sd_pooled / math.sqrt(6))
+    assert result.resolved and result.verdict() == "cxgrad better"
+    assert "not resolved" in compare(records, "cxgrad", "cxgrad").verdict()
+
+
+def test_comparison_refuses_what_it_cannot_compare():
+    records = _records({"cxgrad": {0: [1.0]}, "maml": {0: [0.5], 1: [0.5]}})
+    with pytest.raises(ConfigError, match="2 or more"):
+        compare(records, "cxgrad", "maml")
+    with pytest.raises(ConfigError, match="record_runs.py --configs igs"):
+        compare(records, "cxgrad", "igs")
+    uneven = _records({"a": {0: [1.0], 1: [1.0]}, "b": {0: [1.0, 0.0], 1: [1.0]}})
+    with pytest.raises(ConfigError, match="different task counts"):
+        compare(uneven, "a", "b")
+
+
+def test_summary_and_table():
+    records = _records({"maml": {0: [0.5, 0.7], 1: [0.7, 0.7]}, "cxgrad": {3: [0.9, 0.9]}})
+    rows = {row["name"]: row for row in summary_rows(records)}
+    assert rows["maml"]["accuracy"] == pytest.approx(0.65)
+    assert rows["maml"]["seeds"] == 2 and math.isnan(rows["cxgrad"]["ci95_seeds"])
+    table = markdown_table(records)
+    assert "| `maml` |" in table and "65.00%" in table
+
+
+def test_unknown_configuration_is_refused():
+    with pytest.raises(ConfigError, match="unknown configuration 'mamll'"):
+        record_config("mamll", 0)
+
+
+def test_cross_domain_comparison_reads_the_other_dataset():
+    records = _records({"cxgrad": {0: [1.0], 1: [1.0]}, "maml": {0: [0.0], 1: [0.0]}})
+    for name, acc in (("cxgrad", 0.5), ("maml", 0.25)):
+        for seed in (0, 1):
+            records[name][seed]["cross_domain"] = {
+                "fashionmnist": {"task_accuracies": [acc], "accuracy": acc}
+            }
+    assert compare(records, "cxgrad", "maml").difference == pytest.approx(1.0)
+    cross = compare(records, "cxgrad", "maml", dataset="fashionmnist")
+    assert cross.difference == pytest.approx(0.25)
+    rows = summary_rows(records, dataset="fashionmnist")
+    assert [(r["name"], r["accuracy"]) for r in rows] == [("maml", 0.25), ("cxgrad", 0.5)]
+    del records["maml"][1]["cross_domain"]
+    with pytest.raises(ConfigError, match="--cross-domain fashionmnist"):
+        compare(records, "cxgrad", "maml", dataset="fashionmnist")
+    assert [r["name"] for r in summary_rows(records, dataset="fashionmnist")] == ["cxgrad"]
