@@ -77,6 +77,16 @@ SWEEP: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 CONFIGURATIONS = {**COMPARISON, **SWEEP}
+# The paired comparisons chapter 10 and the README report: (a, b) means a minus b.
+PAIRS = [
+    ("cxgrad", "maml"),
+    ("cxgrad", "cxgrad-frozen"),
+    ("cxgrad-frozen", "igs"),
+    ("cxgrad", "maml-lslr"),
+    ("cxgrad", "maml-alpha0.1"),
+    ("maml-alpha0.1", "maml"),
+    ("maml-lslr", "maml"),
+]
 
 
 def record_config(name: str, seed: int, iterations: int = RECORD_ITERATIONS) -> TrainConfig:
@@ -340,6 +350,24 @@ def summary_rows(
             }
         )
     return rows
+
+
+def markdown_comparisons(
+    records: dict[str, dict[int, dict[str, Any]]], pairs: list[tuple[str, str]] = PAIRS
+) -> str:
+    """The paired comparisons whose configurations both have records, as a table."""
+    lines = [
+        "| comparison | difference | 95% CI over seeds | paired CI over tasks | verdict |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for a, b in pairs:
+        if a in records and b in records:
+            c = compare(records, a, b)
+            lines.append(
+                f"| `{a}` - `{b}` | {100 * c.difference:+.2f} points | "
+                f"+-{100 * c.ci95_seeds:.2f} | +-{100 * c.ci95_tasks:.2f} | {c.verdict()} |"
+            )
+    return "\n".join(lines)
 
 
 def markdown_table(records: dict[str, dict[int, dict[str, Any]]]) -> str:

@@ -80,7 +80,7 @@ from cxgrad.analysis.context import context_dependence, context_gradient, effect
 from cxgrad.checkpoint import load_checkpoint
 from cxgrad.course import omniglot_config, trained_run
 from cxgrad.findings import Findings
-from cxgrad.records import COMPARISON, compare, load_records, summary_rows
+from cxgrad.records import COMPARISON, PAIRS, compare, load_records, summary_rows
 from cxgrad.run_dir import RunDir
 from cxgrad.train import build_learner, load_config_dataset, samplers
 
@@ -306,15 +306,6 @@ for name in COMPARISON:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-PAIRS = [
-    ("cxgrad", "maml"),
-    ("cxgrad", "cxgrad-frozen"),
-    ("cxgrad-frozen", "igs"),
-    ("cxgrad", "maml-lslr"),
-    ("cxgrad", "maml-alpha0.1"),
-    ("maml-alpha0.1", "maml"),
-    ("maml-lslr", "maml"),
-]
 comparisons = {pair: compare(records, *pair) for pair in PAIRS}
 for comparison in comparisons.values():
     print(comparison)
@@ -449,7 +440,7 @@ found.report()
 #    $\gamma$?
 # 2. Train the sweep of inner steps with
 #    `python scripts/record_runs.py --configs maml-alpha0.4 boil boil-alpha0.1 boil-alpha0.4`
-#    and add the pairs to `PAIRS`. Does any fixed step close the gap to CxGrad?
+#    and compare them with `compare(records, a, b)`. Does any fixed step close the gap to CxGrad?
 # 3. Where would a context have a gradient that does not vanish? Think of a layer that is
 #    *not* followed by BatchNorm, such as the head: what would scaling it do to the output?
 #

@@ -30,6 +30,7 @@ from cxgrad.records import (
     RECORD_TEST_TASKS,
     RESULTS_DIR,
     load_records,
+    markdown_comparisons,
     markdown_table,
     record_path,
     run_record,
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="only print the summary table")
     args = parser.parse_args(argv)
     if args.table:
-        print(markdown_table(load_records(args.results)))
+        records = load_records(args.results)
+        print(markdown_table(records) + "\n\n" + markdown_comparisons(records))
         return 0
     if min(args.seeds) < 0 or args.workers < 1 or args.threads < 1:
         parser.error("--seeds must be >= 0, --workers and --threads >= 1")
