@@ -81,6 +81,7 @@ CONFIGURATIONS = {**COMPARISON, **SWEEP}
 PAIRS = [
     ("cxgrad", "maml"),
     ("cxgrad", "cxgrad-frozen"),
+    ("cxgrad", "igs"),
     ("cxgrad-frozen", "igs"),
     ("cxgrad", "maml-lslr"),
     ("cxgrad", "maml-alpha0.1"),

@@ -270,7 +270,7 @@ plt.show()
 # %% [markdown]
 # ## The controls, at a size that resolves them
 #
-# A few hundred iterations and one seed cannot separate methods a few points apart, so the
+# A couple of hundred iterations and one seed cannot separate methods a few points apart, so the
 # comparison uses the results of record: every configuration below was trained with three
 # seeds by `python scripts/record_runs.py` and tested on the same 600 seeded test tasks.
 # Each configuration changes one thing in the standard run:
@@ -366,11 +366,11 @@ for layer, name in enumerate(mixed.layers):
     )
 
 # %% [markdown]
-# The context does register the polarity: $\gamma$ separates the two kinds of task by
-# several within-group standard deviations in some layers. But the difference is again a
-# tiny fraction of a percent of $\gamma$, so the step sizes of inverted and normal tasks
-# are the same for any practical purpose. The derivation above says why: whatever the
-# tasks, the gradient that could move $\nu$ is $\epsilon$'s.
+# Cohen's $d$ says whether $\gamma$ tells the two kinds of task apart at all, in units of
+# its own tiny spread; the first number says what matters for the inner loop: how far
+# apart the factors of inverted and normal tasks are, relative to $\gamma$ itself. The
+# derivation above says why that distance stays small: whatever the tasks, the gradient
+# that could move $\nu$ is $\epsilon$'s.
 
 # %% [markdown]
 # ## What we found
@@ -381,21 +381,34 @@ for layer, name in enumerate(mixed.layers):
 # tasks by less than 0.1% of its value and stays within 0.1% of $g_\phi(0)$. Even when half
 # of the tasks are inverted, the two kinds of task get factors less than 0.1% apart. What
 # CxGrad does learn is a per-layer step size: its relative inner steps in the backbone are
-# more than ten times MAML's.
+# several times MAML's.
 #
-# The results of record settle the accuracy question as far as three seeds allow. CxGrad
-# beats MAML. Freezing the context ($\beta = 0$) does not make CxGrad measurably worse:
-# the difference is within its interval. The paper's claim that the gain comes from
-# task-conditioned scaling is therefore not supported here; the gain comes from the
-# learned per-layer scale, and the comparisons with the step-size controls (IGS with
-# $\gamma = 1$, MAML with learned step sizes, MAML with $\alpha = 0.1$) printed above say
-# how much of it any larger or learned step recovers. This is Omniglot at 28x28 with a
-# few hundred iterations; the paper's miniImageNet runs are not reproduced here, but the
-# derivation does not depend on the dataset: any backbone in which every scaled conv feeds
-# a BatchNorm has the same inert context.
+# The results of record (three seeds per configuration, 600 test tasks, intervals over
+# seeds) answer the accuracy question. CxGrad beats MAML, by about ten points at this
+# size. Freezing the context does not make CxGrad measurably worse; the point estimate
+# even favours the frozen version. IGS with $\gamma = 1$, which has neither a context nor
+# a learned scale, is not measurably worse than CxGrad either. MAML with learned
+# per-layer step sizes (LSLR) beats MAML by at least as much as CxGrad does, and CxGrad is
+# not measurably better than it. A larger fixed step, $\alpha = 0.1$, also beats MAML.
+#
+# So the paper's explanation, that the gain comes from task-conditioned gradient scaling,
+# is contradicted here: the gain over MAML is a step-size effect, which the per-step norm
+# reset of IGS and a standard learned step size each recover without any context. What
+# three seeds cannot resolve is how these step-size methods rank among themselves: their
+# differences are within a few points and inside the intervals. This is Omniglot at 28x28
+# and 500 iterations, not the paper's miniImageNet; but the derivation does not depend on
+# the dataset: in any backbone in which every scaled conv feeds a BatchNorm, the context
+# can only learn through $\epsilon$.
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
+def better(a: str, b: str) -> bool:
+    """a is better than b, resolved over seeds."""
+    comparison = compare(records, a, b)
+    return comparison.resolved and comparison.difference > 0
+
+
 found = Findings(FINDINGS)
 found.claim(
     "Without BatchNorm's epsilon, dL/dgamma is zero to float64 rounding.",
@@ -415,18 +428,37 @@ found.claim(
     gap.max() < 1e-3,
 )
 found.claim(
-    "CxGrad's relative inner steps in the backbone are more than ten times MAML's.",
-    ratio["cxgrad"] > 10,
+    "CxGrad's relative inner steps in the backbone are several times MAML's.",
+    ratio["cxgrad"] > 3,
 )
 found.claim(
-    "In the results of record, CxGrad beats MAML.",
-    comparisons["cxgrad", "maml"].resolved and comparisons["cxgrad", "maml"].difference > 0,
+    "CxGrad beats MAML, by about ten points at this size.",
+    better("cxgrad", "maml") and 0.07 < compare(records, "cxgrad", "maml").difference < 0.13,
 )
 found.claim(
-    "Freezing the context does not make CxGrad measurably worse.",
-    not (
-        comparisons["cxgrad", "cxgrad-frozen"].resolved
-        and comparisons["cxgrad", "cxgrad-frozen"].difference > 0
+    "Freezing the context does not make CxGrad measurably worse; the point estimate even "
+    "favours the frozen version.",
+    not better("cxgrad", "cxgrad-frozen")
+    and compare(records, "cxgrad-frozen", "cxgrad").difference > 0,
+)
+found.claim(
+    "IGS with gamma = 1 is not measurably worse than CxGrad either.",
+    not better("cxgrad", "igs"),
+)
+found.claim(
+    "MAML with learned per-layer step sizes beats MAML by at least as much as CxGrad does, "
+    "and CxGrad is not measurably better than it.",
+    better("maml-lslr", "maml")
+    and compare(records, "maml-lslr", "maml").difference
+    >= compare(records, "cxgrad", "maml").difference
+    and not better("cxgrad", "maml-lslr"),
+)
+found.claim("A larger fixed step, alpha = 0.1, also beats MAML.", better("maml-alpha0.1", "maml"))
+found.claim(
+    "How the step-size methods rank among themselves is not resolved by three seeds.",
+    not any(
+        better(a, b) or better(b, a)
+        for a, b in [("cxgrad", "maml-lslr"), ("cxgrad", "igs"), ("cxgrad-frozen", "igs")]
     ),
 )
 found.report()
