@@ -157,13 +157,14 @@ def run_record(
     config = record_config(name, seed, iterations)
     out = Path(runs) / f"{name}-seed{seed}"
     run = RunDir(out)
-    provenance_path = out / "provenance.json"
+    # beside the run directory: cxgrad train refuses a non-empty folder that is no run yet
+    provenance_path = Path(runs) / f"{name}-seed{seed}.provenance.json"
     done = [r for r in run.read_metrics() if "loss" in r] if run.has_run() else []
     if not done or done[-1]["iteration"] < config.iterations:
         if not provenance_path.exists():
             # The code that trains the run, written once: resuming or re-testing later at
             # another commit does not change what the record says trained it.
-            out.mkdir(parents=True, exist_ok=True)
+            provenance_path.parent.mkdir(parents=True, exist_ok=True)
             provenance_path.write_text(json.dumps(_provenance()) + "\n")
         train(
             config, out, resume=run.has_run(), data_root=data_root, device="cpu", progress=progress
