@@ -205,9 +205,11 @@ for layer, name in enumerate(dependence.layers):
 print(f"||nu|| over tasks and steps: median {np.median(dependence.context_norms):.2e}")
 
 # %% [markdown]
-# Across the test tasks each layer's $\gamma$ varies by a tiny fraction of a percent, and
-# it sits on $g_\phi(0)$. The "context" gives every task practically the same factors: a
-# per-layer constant that the outer loop learns through $g_\phi$'s biases.
+# Across the test tasks each layer's $\gamma$ varies by a fraction of a percent, and it
+# stays within a fraction of a percent of $g_\phi(0)$. The "context" gives every task
+# practically the same factors: a per-layer constant that the outer loop learns through
+# $g_\phi$, next to which the task-to-task differences are negligible (the next section
+# shows that the steps themselves differ from MAML's by factors of ten).
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -266,6 +268,32 @@ ax.set_title(f"Effective inner step after {ITERATIONS} iterations (live runs)")
 ax.legend(fontsize=8, ncol=3)
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# CxGrad and its frozen twin take the largest backbone steps, growing with depth; IGS with
+# $\gamma = 1$ also takes steps several times MAML's, although nothing in it is learned
+# except the initialization. LSLR learned step sizes above $\alpha$ in every layer,
+# largest in conv3 and conv4; its relative steps exceed MAML's in conv3 and conv4 but not
+# in conv1 and conv2, where the gradient is small next to the weight. Large, depth-dependent
+# steps are what these methods share; only CxGrad has a context, and the context is what
+# the next section removes.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+# The paragraph above, checked (at CI's tiny parameters the runs have not learned yet).
+rates = {
+    layer: float(trained["maml-lslr"][f"lslr.{layer}.weight"].mean())
+    for layer in ("conv1", "conv2", "conv3", "conv4")
+}
+print("LSLR's learned step sizes, mean over steps:", {k: round(v, 4) for k, v in rates.items()})
+if FINDINGS == "assert":
+    assert min(ratio["cxgrad"], ratio["cxgrad-frozen"]) > max(ratio["igs"], ratio["maml-lslr"])
+    assert ratio["igs"] > 3
+    assert min(rates.values()) > configs["maml-lslr"].inner_lr
+    assert min(rates["conv3"], rates["conv4"]) > max(rates["conv1"], rates["conv2"])
+    assert all(steps["maml-lslr"][c] > steps["maml"][c] for c in ("conv3", "conv4"))
+    assert all(steps["maml-lslr"][c] < steps["maml"][c] for c in ("conv1", "conv2"))
+print("checked:", FINDINGS == "assert")
 
 # %% [markdown]
 # ## The controls, at a size that resolves them
@@ -378,7 +406,7 @@ for layer, name in enumerate(mixed.layers):
 # On Omniglot, CxGrad's context is inert. The gradient that updates the context exists
 # only through BatchNorm's $\epsilon$: without it, $\partial\mathcal{L}/\partial\gamma$ is
 # zero to float64 rounding, as Eq. 4 predicts. After training, $\gamma$ varies across test
-# tasks by less than 0.1% of its value and stays within 0.1% of $g_\phi(0)$. Even when half
+# tasks by less than 0.5% of its value and stays within 0.5% of $g_\phi(0)$. Even when half
 # of the tasks are inverted, the two kinds of task get factors less than 0.1% apart. What
 # CxGrad does learn is a per-layer step size: its relative inner steps in the backbone are
 # several times MAML's.
@@ -419,10 +447,10 @@ found.claim(
     eps_share.min() > 0.999,
 )
 found.claim(
-    "After training, gamma varies across test tasks by less than 0.1% of its value.",
-    spread.max() < 1e-3,
+    "After training, gamma varies across test tasks by less than 0.5% of its value.",
+    spread.max() < 5e-3,
 )
-found.claim("Gamma stays within 0.1% of g_phi(0).", distance.max() < 1e-3)
+found.claim("Gamma stays within 0.5% of g_phi(0).", distance.max() < 5e-3)
 found.claim(
     "With half of the tasks inverted, the two kinds of task get factors less than 0.1% apart.",
     gap.max() < 1e-3,
