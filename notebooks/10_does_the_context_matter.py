@@ -274,7 +274,7 @@ plt.show()
 # $\gamma = 1$ also takes steps several times MAML's, although nothing in it is learned
 # except the initialization. LSLR learned step sizes above $\alpha$ in every layer,
 # largest in conv3 and conv4; its relative steps exceed MAML's in conv3 and conv4 but not
-# in conv1 and conv2, where the gradient is small next to the weight. Large, depth-dependent
+# in conv1, where the gradient is small next to the weight. Large, depth-dependent
 # steps are what these methods share; only CxGrad has a context, and the context is what
 # the next section removes.
 
@@ -292,7 +292,7 @@ if FINDINGS == "assert":
     assert min(rates.values()) > configs["maml-lslr"].inner_lr
     assert min(rates["conv3"], rates["conv4"]) > max(rates["conv1"], rates["conv2"])
     assert all(steps["maml-lslr"][c] > steps["maml"][c] for c in ("conv3", "conv4"))
-    assert all(steps["maml-lslr"][c] < steps["maml"][c] for c in ("conv1", "conv2"))
+    assert steps["maml-lslr"]["conv1"] < steps["maml"]["conv1"]
 print("checked:", FINDINGS == "assert")
 
 # %% [markdown]
