@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import grad
 
-from cxgrad.analysis.gradients import layer_groups
+from cxgrad.analysis.gradients import layer_groups, task_traces
 from cxgrad.data.episodes import EpisodeSampler
 from cxgrad.errors import ConfigError
 from cxgrad.meta.context import gphi, implicit_gradient_scaling
@@ -166,16 +166,11 @@ def effective_inner_steps(
     group's first tensor, its weight). For CxGrad and IGS ``w`` is the rescaled weight at
     which the step is taken. Steps default to the training step count; gradients are first
     order (the sizes do not depend on the order)."""
-    steps = learner.meta.inner_steps_train if steps is None else steps
     params = {k: v.detach() for k, v in params.items()}
     groups = layer_groups(learner)
     totals = dict.fromkeys(groups, 0.0)
     count = 0
-    for b in range(len(batch)):
-        trace = InnerTrace()
-        learner.adapt(
-            params, batch.x_support[b], batch.y_support[b], steps, first_order=True, trace=trace
-        )
+    for trace in task_traces(learner, params, batch, steps):
         for step in trace.relative_steps:
             for layer, tensors in groups.items():
                 totals[layer] += step[tensors[0]]

@@ -24,6 +24,22 @@ def layer_groups(learner: MetaLearner) -> dict[str, list[str]]:
     return {k: [n for n in v if n in adapted] for k, v in groups.items() if set(v) & adapted}
 
 
+def task_traces(
+    learner: MetaLearner, params: Params, batch, steps: int | None = None
+) -> list[InnerTrace]:
+    """One ``InnerTrace`` per task of ``batch``: first-order adaptation with ``steps`` inner
+    steps (default: the training step count). Per-layer measures read these traces."""
+    steps = learner.meta.inner_steps_train if steps is None else steps
+    traces = []
+    for b in range(len(batch)):
+        trace = InnerTrace()
+        learner.adapt(
+            params, batch.x_support[b], batch.y_support[b], steps, first_order=True, trace=trace
+        )
+        traces.append(trace)
+    return traces
+
+
 def inner_gradient_norms(learner: MetaLearner, params: Params, batch) -> dict[str, float]:
     """L2 norm of each layer's inner-loop gradient, averaged over the inner steps and the
     tasks of ``batch`` (as in Figure 2). For CxGrad it is the gradient with respect to the
@@ -32,16 +48,7 @@ def inner_gradient_norms(learner: MetaLearner, params: Params, batch) -> dict[st
     groups = layer_groups(learner)
     totals = dict.fromkeys(groups, 0.0)
     count = 0
-    for b in range(len(batch)):
-        trace = InnerTrace()
-        learner.adapt(
-            params,
-            batch.x_support[b],
-            batch.y_support[b],
-            learner.meta.inner_steps_train,
-            first_order=True,
-            trace=trace,
-        )
+    for trace in task_traces(learner, params, batch):
         for step in trace.grad_norms:
             for layer, names in groups.items():
                 totals[layer] += math.sqrt(sum(step[n] ** 2 for n in names))
