@@ -224,6 +224,12 @@ def run_record(
 def load_records(results: Path = RESULTS_DIR) -> dict[str, dict[int, dict[str, Any]]]:
     """Every record under ``results``: ``records[name][seed]``."""
     records: dict[str, dict[int, dict[str, Any]]] = {}
+    if not Path(results).is_dir():
+        raise ConfigError(
+            f"no results of record at {results}: they come with a clone of the repository "
+            "(results/omniglot-5w1s/); pass the folder that holds them, or make them with "
+            "python scripts/record_runs.py"
+        )
     for path in sorted(Path(results).glob("*.json")):
         data = json.loads(path.read_text())
         records.setdefault(data["name"], {})[int(data["seed"])] = data

@@ -60,7 +60,7 @@ TEST_TASKS = 200  # seeded test tasks for every method
 SEED = 0
 LARGE_SIZE = False  # True: the larger sizes of the next cell (meant for a GPU)
 FINDINGS = "assert"  # "report" at other sizes, "skip" in CI (cxgrad.findings)
-RESULTS = "../results/omniglot-5w1s"  # the results of record (chapter 10)
+RESULTS = None  # the results of record; None: the repository's results/omniglot-5w1s
 
 # %% [markdown]
 # With `LARGE_SIZE = True` the next cell switches to a longer Omniglot run: 3,000
@@ -377,9 +377,9 @@ for method in ["maml", "anil", "boil"]:
 # NBVAL_CHECK_OUTPUT
 from pathlib import Path
 
-from cxgrad.records import compare, load_records, summary_rows
+from cxgrad.records import RESULTS_DIR, compare, load_records, summary_rows
 
-records = load_records(Path(RESULTS))
+records = load_records(Path(RESULTS) if RESULTS else RESULTS_DIR)
 record_rows = {row["name"]: row for row in summary_rows(records)}
 example = records["cxgrad"][min(records["cxgrad"])]
 print(

@@ -53,7 +53,7 @@ SEED = 0
 WITH_BOIL = True  # also test BOIL (cheap when chapter 6 has trained it)
 LARGE_SIZE = False  # True: chapter 6's larger sizes (meant for a GPU)
 FINDINGS = "assert"  # "report" at other sizes, "skip" in CI (cxgrad.findings)
-RESULTS = "../results/omniglot-5w1s"  # the results of record (chapter 10)
+RESULTS = None  # the results of record; None: the repository's results/omniglot-5w1s
 
 # %% [markdown]
 # With `LARGE_SIZE = True` the next cell uses chapter 6's larger sizes (3,000 iterations,
@@ -348,9 +348,9 @@ print(f"(Fashion-MNIST, first {BASELINE_TASKS} test tasks, paired 95% intervals)
 # NBVAL_CHECK_OUTPUT
 from pathlib import Path
 
-from cxgrad.records import compare, load_records, summary_rows, t_quantile_975
+from cxgrad.records import RESULTS_DIR, compare, load_records, summary_rows, t_quantile_975
 
-records = load_records(Path(RESULTS))
+records = load_records(Path(RESULTS) if RESULTS else RESULTS_DIR)
 example = records["cxgrad"][min(records["cxgrad"])]
 print(
     f"results of record: {example['config']['iterations']} iterations, "

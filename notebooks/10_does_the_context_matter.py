@@ -59,7 +59,7 @@ VAL_TASKS = 100
 CONTEXT_TASKS = 60  # test tasks on which gamma and nu are read
 GRADIENT_TASKS = 10  # tasks on which the context's gradient is taken apart
 STEP_TASKS = 8  # training tasks on which the effective inner steps are measured
-RESULTS = "../results/omniglot-5w1s"  # the results of record (scripts/record_runs.py)
+RESULTS = None  # the results of record; None: the repository's results/omniglot-5w1s
 FINDINGS = "assert"
 
 # %% [markdown]
@@ -80,7 +80,7 @@ from cxgrad.analysis.context import context_dependence, context_gradient, effect
 from cxgrad.checkpoint import load_checkpoint
 from cxgrad.course import omniglot_config, trained_run
 from cxgrad.findings import Findings
-from cxgrad.records import COMPARISON, PAIRS, compare, load_records, summary_rows
+from cxgrad.records import COMPARISON, PAIRS, RESULTS_DIR, compare, load_records, summary_rows
 from cxgrad.run_dir import RunDir
 from cxgrad.train import build_learner, load_config_dataset, samplers
 
@@ -304,7 +304,7 @@ print("checked:", FINDINGS == "assert")
 # Each configuration changes one thing in the standard run:
 
 # %%
-records = load_records(Path(RESULTS))
+records = load_records(Path(RESULTS) if RESULTS else RESULTS_DIR)
 example = records["cxgrad"][min(records["cxgrad"])]
 config = example["config"]
 print(

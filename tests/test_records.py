@@ -138,3 +138,8 @@ def test_cross_domain_comparison_reads_the_other_dataset():
     with pytest.raises(ConfigError, match="--cross-domain fashionmnist"):
         compare(records, "cxgrad", "maml", dataset="fashionmnist")
     assert [r["name"] for r in summary_rows(records, dataset="fashionmnist")] == ["cxgrad"]
+
+
+def test_a_missing_results_folder_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="no results of record at .*record_runs.py"):
+        load_records(tmp_path / "nowhere")
