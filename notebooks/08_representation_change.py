@@ -438,7 +438,7 @@ if INTERACTIVE:
 # is there before any meta-learning, through the larger steps of IGS; this chapter cannot
 # tell whether the task-dependent context adds to it (chapter 10 takes that question up).
 # Adaptation sharpens the class structure of the last block in all three methods, and
-# CxGrad's silhouette gain is about three times MAML's and BOIL's, the direction of the
+# CxGrad's silhouette gain is three to five times MAML's and BOIL's, the direction of the
 # paper's Figure 4. Before adaptation CxGrad's classes are no better separated than
 # MAML's: its advantage is made in the inner loop. One seed and 20 tasks say nothing about
 # training noise, and the paper's MAML, near 1 after 50,000 iterations of 5-shot
@@ -487,10 +487,10 @@ found.claim(
 )
 found.claim(
     "Adaptation sharpens the class structure of the last block in all three methods, and "
-    "CxGrad's silhouette gain is about three times MAML's and BOIL's, the direction of the "
+    "CxGrad's silhouette gain is three to five times MAML's and BOIL's, the direction of the "
     "paper's Figure 4.",
     all(mean - half > 0 for mean, half in sil_gain.values())
-    and all(2 < sil_gain["cxgrad"][0] / sil_gain[m][0] < 4 for m in ("maml", "boil")),
+    and all(2.5 < sil_gain["cxgrad"][0] / sil_gain[m][0] < 6 for m in ("maml", "boil")),
 )
 found.claim(
     "Before adaptation CxGrad's classes are no better separated than MAML's: its advantage "
