@@ -84,14 +84,7 @@ from cxgrad.records import COMPARISON, PAIRS, RESULTS_DIR, compare, load_records
 from cxgrad.run_dir import RunDir
 from cxgrad.train import build_learner, load_config_dataset, samplers
 
-CONTROLS = {
-    "maml": dict(method="maml"),
-    "cxgrad": dict(method="cxgrad"),
-    "cxgrad-frozen": dict(method="cxgrad", context_lr=0.0),
-    "igs": dict(method="igs"),
-    "maml-lslr": dict(method="maml", learned_inner_lr=True),
-    "maml-alpha0.1": dict(method="maml", inner_lr=0.1),
-}
+CONTROLS = {name: changes for name, (_, changes) in COMPARISON.items()}
 configs = {
     name: omniglot_config(
         iterations=ITERATIONS, filters=FILTERS, seed=SEED, val_tasks=VAL_TASKS, **changes
