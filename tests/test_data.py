@@ -30,7 +30,7 @@ from cxgrad.data import (
 )
 from cxgrad.data import omniglot as omniglot_module
 from cxgrad.data.episodes import TaskBatch
-from cxgrad.data.registry import DatasetSpec
+from cxgrad.data.registry import get_spec
 from cxgrad.errors import ConfigError, DataError
 
 URL = omniglot_module.OFFICIAL_URL
@@ -541,10 +541,31 @@ def test_registry_names() -> None:
         load_dataset("imagenet")
 
 
-def test_registry_refuses_datasets_not_available_yet(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(DATASETS, "imagenet21k", DatasetSpec("imagenet21k", "not yet"))
-    with pytest.raises(ConfigError, match="imagenet21k is not available yet.*omniglot, synthetic"):
-        load_dataset("imagenet21k")
+def test_spec_gives_channels_and_natural_image_size() -> None:
+    natural = {name: (spec.channels, spec.image_size) for name, spec in DATASETS.items()}
+    assert natural == {
+        "omniglot": (1, 28),
+        "synthetic": (1, 28),
+        "miniimagenet": (3, 84),
+        "tieredimagenet": (3, 84),
+        "cub": (3, 84),
+        "cifarfs": (3, 32),
+        "fashionmnist": (1, 28),
+    }
+    synthetic = load_dataset("synthetic", num_classes=(2, 2, 2), images_per_class=2)
+    spec = get_spec("synthetic")
+    assert synthetic.image_shape == (spec.channels, spec.image_size, spec.image_size)
+
+
+def test_fashion_mnist_is_test_only_and_refuses_training() -> None:
+    assert [name for name, spec in DATASETS.items() if spec.test_only] == ["fashionmnist"]
+    with pytest.raises(
+        ConfigError,
+        match=r"fashionmnist is a cross-domain test set only.*"
+        r"cxgrad evaluate --dataset fashionmnist",
+    ):
+        get_spec("fashionmnist").check_trainable()
+    get_spec("omniglot").check_trainable()  # an ordinary dataset trains
 
 
 def test_load_dataset_dispatches_and_checks_options(tmp_path: Path) -> None:

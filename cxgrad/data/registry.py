@@ -29,23 +29,38 @@ class DataCheck:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One known dataset. ``module`` is None while it is not implemented yet."""
+    """One known dataset: where its loader lives and what its images look like.
+
+    ``channels`` and ``image_size`` (the natural side length, in pixels) are what a model
+    for the dataset is built for. ``test_only`` marks a dataset whose splits share their
+    classes (Fashion-MNIST's ten), which can only test a model trained elsewhere: training
+    on it would show the test classes during meta-training.
+    """
 
     name: str
     description: str
-    module: str | None = None
-    loader: str | None = None
-    checker: str | None = None
-
-    @property
-    def available(self) -> bool:
-        return self.module is not None
+    module: str
+    loader: str
+    checker: str | None
+    channels: int
+    image_size: int
+    test_only: bool = False
 
     def function(self, attribute: str | None) -> Callable:
         """The named function of the dataset's module, imported on first use."""
-        if self.module is None or attribute is None:
-            raise ConfigError(f"dataset {self.name} has no {attribute or 'such'} function")
+        if attribute is None:
+            raise ConfigError(f"dataset {self.name} has no such function")
         return getattr(importlib.import_module(self.module), attribute)
+
+    def check_trainable(self) -> None:
+        """ConfigError unless the dataset may be meta-trained on (it is not test-only)."""
+        if self.test_only:
+            raise ConfigError(
+                f"--dataset {self.name} is a cross-domain test set only: its train, "
+                "validation and test splits hold the same classes, so training on it would "
+                "meta-train on the test classes. Train on another dataset (e.g. --dataset "
+                f"omniglot) and test with `cxgrad evaluate --dataset {self.name}`."
+            )
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -57,6 +72,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "cxgrad.data.omniglot",
             "load_omniglot",
             "check_omniglot",
+            channels=1,
+            image_size=28,
         ),
         DatasetSpec(
             "synthetic",
@@ -64,6 +81,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "cxgrad.data.synthetic",
             "load_synthetic",
             None,
+            channels=1,
+            image_size=28,
         ),
         DatasetSpec(
             "miniimagenet",
@@ -71,6 +90,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "cxgrad.data.miniimagenet",
             "load_miniimagenet",
             "check_miniimagenet",
+            channels=3,
+            image_size=84,
         ),
         DatasetSpec(
             "tieredimagenet",
@@ -78,6 +99,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "cxgrad.data.tieredimagenet",
             "load_tieredimagenet",
             "check_tieredimagenet",
+            channels=3,
+            image_size=84,
         ),
         DatasetSpec(
             "cub",
@@ -85,6 +108,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "cxgrad.data.cub",
             "load_cub",
             "check_cub",
+            channels=3,
+            image_size=84,
         ),
         DatasetSpec(
             "cifarfs",
@@ -92,6 +117,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "cxgrad.data.cifarfs",
             "load_cifarfs",
             "check_cifarfs",
+            channels=3,
+            image_size=32,
         ),
         DatasetSpec(
             "fashionmnist",
@@ -99,6 +126,9 @@ DATASETS: dict[str, DatasetSpec] = {
             "cxgrad.data.fashion_mnist",
             "load_fashion_mnist",
             "check_fashion_mnist",
+            channels=1,
+            image_size=28,
+            test_only=True,
         ),
     )
 }
@@ -107,26 +137,12 @@ DATASETS: dict[str, DatasetSpec] = {
 _COMMON = ("data_root", "image_size")
 
 
-def available_datasets() -> list[str]:
-    return [name for name, spec in DATASETS.items() if spec.available]
-
-
 def get_spec(name: str) -> DatasetSpec:
-    """The available dataset ``name``; ConfigError for unknown or not-yet-available names."""
+    """The spec of dataset ``name``; ConfigError naming the known datasets otherwise."""
     key = str(name).strip().lower()
-    available = ", ".join(available_datasets())
     if key not in DATASETS:
-        raise ConfigError(
-            f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)} "
-            f"(available in this version: {available})"
-        )
-    spec = DATASETS[key]
-    if not spec.available:
-        raise ConfigError(
-            f"dataset {spec.name} is not available yet in this version of cxgrad; "
-            f"available: {available}"
-        )
-    return spec
+        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    return DATASETS[key]
 
 
 def load_dataset(
