@@ -32,6 +32,22 @@
 # We use Omniglot {cite}`lake2015omniglot`: 1,623 handwritten characters from 50
 # alphabets, each drawn once by 20 different people.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# - Define an N-way K-shot task, its support and query sets, and why a label means
+#   something only within one task.
+# - Explain the alphabet-disjoint Omniglot split and why test tasks must come from
+#   alphabets that meta-training never saw.
+# - Draw seeded episodes with `EpisodeSampler` and check that task $i$ is the same task on
+#   every machine.
+# - Measure a nearest-neighbour baseline in pixel space and compare it with chance.
+#
+# ## Prerequisites
+#
+# No earlier chapter. Python and NumPy; PyTorch tensors (shapes, indexing, boolean masks);
+# what a classifier and its accuracy are.
+
 # %% tags=["remove-cell"]
 # Colab: install cxgrad on first use (Omniglot is then downloaded by the loader itself).
 import importlib.util
@@ -169,6 +185,17 @@ print(
 # Pixels carry some signal, but far from what people manage. The next chapters learn a
 # representation and an initialization *from other tasks* so that a few gradient steps on
 # a new task's support set do much better.
+#
+# ## Summary
+#
+# - A few-shot task has N new classes, K labelled support images per class to learn from
+#   and Q query images per class to be tested on; labels are reassigned in every task.
+# - Meta-learning's unit of data is the episode, and its test tasks come from alphabets
+#   that training never saw.
+# - `EpisodeSampler` draws task $i$ from `(seed, split, i)` alone, so validation and test
+#   tasks are the same for every run and every reader.
+# - Nearest neighbour in pixel space beats chance but stays far from what people manage:
+#   the next chapters learn from other tasks how to learn a new one.
 #
 # ## Exercises
 #

@@ -38,6 +38,22 @@
 # query loss depends on $\theta$ via $\theta_i$, which depends on $\theta$ via the support
 # gradients. That is where the second derivatives of MAML come from.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# - Write MAML's inner loop (Eq. 2) and outer loop (Eq. 3) in a few lines of `torch.func`
+#   and check them number for number against the library in float64.
+# - Derive the meta-gradient of an inner step and say what first-order MAML drops.
+# - Measure how far the first- and second-order meta-gradients point apart, layer by layer.
+# - Meta-train MAML on Omniglot and report its test accuracy with the per-task and the
+#   binomial 95% intervals, and explain why the two differ.
+#
+# ## Prerequisites
+#
+# Chapter 1 (tasks, support and query sets, `EpisodeSampler`). Maths: gradients, the chain
+# rule, the Hessian. PyTorch: autograd and `backward()`; `torch.func.grad` is introduced
+# here.
+
 # %% tags=["remove-cell"]
 # Colab: install cxgrad on first use (Omniglot is then downloaded by the loader itself).
 import importlib.util
@@ -458,6 +474,20 @@ for name, (d, res) in runs.items():
 # scale, Finn et al. {cite}`finn2017maml` found first-order MAML nearly as accurate as full
 # MAML on miniImageNet; the price of second order is time and memory, which grow with the
 # number of inner steps.
+#
+# ## Summary
+#
+# - MAML learns a starting point $\theta$: the inner loop takes a few gradient steps on a
+#   task's support set, and the outer loop differentiates the query loss *through* those
+#   steps.
+# - Our few lines agree with the library's query loss and meta-gradient to float64
+#   rounding, and with its `Trainer` after three outer iterations.
+# - The second-order part of the meta-gradient is one factor $(I - \alpha H)$ per inner
+#   step; first-order MAML replaces each by the identity, and its meta-gradient is related
+#   to the true one but not the same.
+# - Tasks are the independent units of a test: the per-task interval is the honest one,
+#   and the binomial interval, which treats correlated query predictions as independent,
+#   is narrower than it should be.
 #
 # ## Exercises
 #

@@ -26,6 +26,22 @@
 #
 # Nothing is trained here; every cell runs in seconds.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# - Derive Eq. 4 (a weight feeding BatchNorm can be rescaled without changing the output)
+#   and Eq. 5 (the gradient is divided by the factor), and why the gradient is orthogonal
+#   to the weight.
+# - Check both identities in float64 on the course's Conv4, layer by layer.
+# - Show that a weight's norm acts as a hidden per-layer learning rate $\alpha / \|w\|^2$,
+#   and that gradient descent lengthens the weight.
+# - Locate where BatchNorm's $\epsilon$ breaks the invariance, and predict the knee $a^*$.
+#
+# ## Prerequisites
+#
+# Chapter 3 (why per-layer inner gradient norms matter) and chapter 2 (the inner loop).
+# Maths: the chain rule, mean and variance, vector norms. PyTorch: `torch.autograd.grad`.
+
 # %% tags=["remove-cell"]
 # Colab: install cxgrad on first use (Omniglot is then downloaded by the loader itself).
 import importlib.util
@@ -402,6 +418,18 @@ plt.show()
 # loss right after IGS does not depend on $\gamma$ at all when $\epsilon = 0$, so the
 # gradient of that loss with respect to the context parameters that produce $\gamma$
 # exists **only through** $\epsilon$. The next chapter measures this.
+#
+# ## Summary
+#
+# - Multiplying a conv weight that feeds a BatchNorm by $a > 0$ leaves the loss unchanged
+#   (Eq. 4) and divides its gradient by $a$ (Eq. 5); the gradient is orthogonal to the
+#   weight.
+# - A step of size $\alpha$ on a weight of norm $a$ turns its direction as a step of size
+#   $\alpha / a^2$ would: a learning rate in disguise, which CxGrad's IGS sets per layer.
+# - BatchNorm's $\epsilon$ breaks the invariance below a knee $a^*$; on Omniglot the first
+#   layer feels it even at $a = 1$.
+# - Without $\epsilon$, the loss right after IGS does not depend on $\gamma$, so a gradient
+#   with respect to CxGrad's context exists only through $\epsilon$.
 #
 # ## Exercises
 #

@@ -37,6 +37,23 @@
 # | BOIL | only the conv weights (the head is frozen in the inner loop) | {cite}`oh2021boil` |
 # | CxGrad | conv weights (rescaled gradients), head, context $\nu_i$ | {cite}`lee2022cxgrad` |
 
+# %% [markdown]
+# ## Learning objectives
+#
+# - Compare which tensors the inner loops of MAML, ANIL, BOIL and CxGrad adapt, from
+#   `MetaLearner.adapted_names`.
+# - Meta-train the four methods with one configuration and test them on the same seeded
+#   test tasks.
+# - Compute the per-task and binomial 95% intervals, and paired differences over shared
+#   test tasks.
+# - Read our runs, the results of record and the paper's Table 1 side by side without
+#   treating them as comparable.
+#
+# ## Prerequisites
+#
+# Chapters 2 (MAML, `evaluate_run`, the two intervals) and 5 (CxGrad); chapter 1 for the
+# alphabet-disjoint split. Maths: mean, standard deviation, confidence intervals.
+
 # %% tags=["remove-cell"]
 # Colab: install cxgrad on first use (Omniglot is then downloaded by the loader itself).
 import importlib.util
@@ -545,6 +562,18 @@ found.claim(
 found.report()
 
 # %% [markdown]
+# ## Summary
+#
+# - All four methods share MAML's two loops and differ only in which part of $\theta$ the
+#   inner loop moves; the outer loop meta-learns all of it.
+# - Tasks shared by all methods allow paired differences, the fair way to compare methods
+#   on few tasks; the binomial interval is narrower than the evidence.
+# - At this size CxGrad is the most accurate of the four, and ANIL, with the paper's small
+#   inner learning rate on the head alone, stays close to chance (see "What we found"); the
+#   results of record show the gap to MAML surviving other seeds.
+# - CxGrad's inner steps in the backbone are much larger than MAML's, so this comparison
+#   cannot separate the context from the step size: chapter 10 does.
+#
 # ## Exercises
 #
 # 1. Evaluate each run as the paper does, as a logit ensemble of its best validation
