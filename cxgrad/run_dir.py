@@ -116,8 +116,11 @@ class RunDir:
 
     def truncate_metrics(self, iteration: int) -> None:
         """Forget records after ``iteration`` (they will be produced again on resume)."""
-        kept = [r for r in self.read_metrics() if r["iteration"] <= iteration]
-        text = "".join(json.dumps(r) + "\n" for r in kept)
+        self.rewrite_metrics([r for r in self.read_metrics() if r["iteration"] <= iteration])
+
+    def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Replace metrics.jsonl by ``records`` (atomically: a stop never leaves half a file)."""
+        text = "".join(json.dumps(r) + "\n" for r in records)
         atomic_write_bytes(self.metrics_path, lambda handle: handle.write(text.encode()))
 
     # ------------------------------------------------------------------ best-k

@@ -4,7 +4,9 @@ Task ``b`` of iteration ``t`` is training task ``t * meta_batch + b``, drawn fro
 seeded ``EpisodeSampler``; the parameters are initialized from ``config.seed``. Nothing
 else is random, so a run is a pure function of its configuration: stopping it and
 resuming from ``last.pt`` (parameters and Adam state) ends, on the CPU, with exactly the
-parameters of an uninterrupted run.
+parameters of an uninterrupted run, and with its validations and best checkpoints: a
+validation cut short is run again first, and a run extended with more ``iterations``
+forgets the final validation it made off the longer run's ``val_every`` schedule.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import torch
 from tqdm.auto import tqdm
@@ -21,13 +23,23 @@ from tqdm.auto import tqdm
 from cxgrad.checkpoint import load_checkpoint, save_checkpoint
 from cxgrad.config import TrainConfig
 from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
-from cxgrad.data import ClassImages, EpisodeSampler, FewShotDataset, load_dataset
+from cxgrad.data import FewShotDataset
 from cxgrad.data.episodes import TaskBatch
-from cxgrad.device import resolve_device, use_batched_path
-from cxgrad.errors import DataError, TrainingDiverged
+from cxgrad.device import use_batched_path
+from cxgrad.errors import TrainingDiverged
 from cxgrad.evaluate import evaluate
-from cxgrad.meta.learner import MetaLearner, Params
+from cxgrad.meta.learner import Params
 from cxgrad.run_dir import RunDir
+from cxgrad.run_setup import (
+    build_learner,
+    check_image_shape,
+    load_config_dataset,
+    run_device,
+    samplers,
+)
+
+# The run-setup functions stay importable from here, where the course imports them.
+__all__ = ["TrainResult", "Trainer", "build_learner", "load_config_dataset", "samplers", "train"]
 
 
 @dataclass
@@ -36,62 +48,6 @@ class TrainResult:
     iterations: int
     best_val_accuracy: float | None
     last_val_accuracy: float | None
-
-
-def build_learner(config: TrainConfig) -> MetaLearner:
-    return MetaLearner(config.model_config(), config.meta_config())
-
-
-def load_config_dataset(
-    config: TrainConfig, data_root: str | Path | None, progress: bool = True
-) -> FewShotDataset:
-    options = {"progress": progress}
-    if config.dataset == "omniglot":
-        options.update(split=config.split, rotations=config.rotations)
-    return load_dataset(config.dataset, data_root, image_size=config.image_size, **options)
-
-
-def _on_device(classes: ClassImages, device: torch.device | None) -> ClassImages:
-    """Move a split's uint8 images to the GPU when they take at most a quarter of its free
-    memory (tieredImageNet's training split is about 10 GB at 84x84): episodes are then
-    assembled on the device. Otherwise they stay in host memory and only episodes move."""
-    if device is None or device.type != "cuda":
-        return classes
-    free, _ = torch.cuda.mem_get_info(device)
-    size = classes.images.numel() * classes.images.element_size()
-    return classes.to(device) if size <= free // 4 else classes
-
-
-def samplers(
-    config: TrainConfig, dataset: FewShotDataset, device: torch.device | None = None
-) -> dict[str, EpisodeSampler]:
-    """Training tasks follow the run's seed; validation and test tasks use ``task_seed``,
-    so every run (any method, any seed) is validated and tested on the same tasks.
-
-    On a GPU the uint8 images move to it once, and episodes are assembled there.
-    """
-    return {
-        split: EpisodeSampler(
-            _on_device(dataset.split(split), device),
-            config.ways,
-            config.shots,
-            config.queries,
-            seed=config.seed if split == "train" else config.task_seed,
-            split_name=split,
-            polarity=config.polarity,
-        )
-        for split in ("train", "val", "test")
-    }
-
-
-def _check_image_shape(config: TrainConfig, dataset: FewShotDataset) -> None:
-    model = config.model_config()
-    expected = (model.in_channels, config.image_size, config.image_size)
-    if tuple(dataset.image_shape) != expected:
-        raise DataError(
-            f"dataset {dataset.name!r} has images of shape {tuple(dataset.image_shape)}, but "
-            f"the configuration expects {expected}; check --image-size"
-        )
 
 
 class Trainer:
@@ -112,16 +68,20 @@ class Trainer:
         self.run = RunDir(Path(out))
         self.run.check_start(config, resume)
         self.config = config
-        self.device = resolve_device(device)
+        self.device = run_device(device)
         self.batched = use_batched_path(path, self.device)
         self.use_cuda_graph = use_cuda_graph(cuda_graph, self.device)
         self._graphed: GraphedMetaGradient | None = None  # captured at the first step
         self.progress = progress
+        if data_root is None and resume:
+            data_root = self.run.read_data_root()  # the data the run started with
         # Load and check the data before writing anything, so a failure leaves no half run.
         self.dataset = dataset or load_config_dataset(config, data_root, progress)
-        _check_image_shape(self.config, self.dataset)
-        self.samplers = samplers(self.config, self.dataset, self.device)
+        check_image_shape(self.config, self.dataset)
+        self.samplers = samplers(self.config, self.dataset, self.device, ("train", "val"))
         self.run.write_config(config)
+        if data_root is not None and dataset is None:
+            self.run.write_data_root(data_root)
         self.learner = build_learner(self.config)
         params = self.learner.init_params(self.config.seed)
         self.params: Params = {
@@ -145,6 +105,7 @@ class Trainer:
         self.iteration = int(state["iteration"])
         self.best = [e for e in self.run.read_best() if e["iteration"] <= self.iteration]
         self.run.truncate_metrics(self.iteration)
+        self._forget_off_schedule_validations()
 
     def _state(self, val_accuracy: float | None) -> dict:
         return {
@@ -230,24 +191,88 @@ class Trainer:
         )
         return result.accuracy
 
-    def _update_best(self, val_accuracy: float) -> None:
-        """Keep the k best validation checkpoints (ties: the earlier one stays ahead)."""
-        entry = {
-            "iteration": self.iteration,
+    def _validation_due(self, iteration: int) -> bool:
+        """Validations run every ``val_every`` iterations and after the last one."""
+        return iteration % self.config.val_every == 0 or iteration == self.config.iterations
+
+    def _best_entry(self, iteration: int, val_accuracy: float) -> dict:
+        return {
+            "iteration": iteration,
             "val_accuracy": val_accuracy,
-            "file": self.run.best_path(self.iteration).name,
+            "file": self.run.best_path(iteration).name,
         }
-        ranked = sorted(
-            [e for e in self.best if e["iteration"] != self.iteration] + [entry],
-            key=lambda e: (-e["val_accuracy"], e["iteration"]),
-        )
+
+    @staticmethod
+    def _ranked(entries: list[dict]) -> list[dict]:
+        """Best validation accuracy first; ties: the earlier iteration stays ahead."""
+        return sorted(entries, key=lambda e: (-e["val_accuracy"], e["iteration"]))
+
+    def _update_best(self, val_accuracy: float) -> None:
+        """Keep the k best validation checkpoints (ties: the earlier one stays ahead).
+
+        A final validation off the ``val_every`` schedule (``iterations`` not a multiple
+        of it) does not delete the checkpoint it pushes out of the k best: if the run is
+        later extended, that validation is off the longer run's schedule and is
+        forgotten, and the checkpoint it displaced ranks again (see
+        ``_forget_off_schedule_validations``).
+        """
+        entry = self._best_entry(self.iteration, val_accuracy)
+        ranked = self._ranked([e for e in self.best if e["iteration"] != self.iteration] + [entry])
         kept, dropped = ranked[: self.config.keep_best], ranked[self.config.keep_best :]
         if entry in kept:
             save_checkpoint(self.run.best_path(self.iteration), self._state(val_accuracy))
         self.run.write_best(kept)
-        for old in dropped:
-            (self.run.checkpoints / old["file"]).unlink(missing_ok=True)
+        if self.iteration % self.config.val_every == 0:
+            for old in dropped:
+                (self.run.checkpoints / old["file"]).unlink(missing_ok=True)
         self.best = kept
+
+    def _validate_and_record(self) -> float:
+        """Validate at ``self.iteration``; the metrics record is written last, so a run
+        stopped before it validates this iteration again on resume (the best-k update
+        for an iteration that is already ranked replaces its entry)."""
+        val_accuracy = self.validate()
+        self._update_best(val_accuracy)
+        self.run.append_metrics({"iteration": self.iteration, "val_accuracy": val_accuracy})
+        self.save_last(val_accuracy)
+        return val_accuracy
+
+    def _validation_missing(self) -> bool:
+        """Whether the run stopped (Ctrl-C) after the step of a due validation but before
+        its record: resuming then validates first, as the uninterrupted run did."""
+        if self.iteration == 0 or not self._validation_due(self.iteration):
+            return False
+        return not any(
+            r["iteration"] == self.iteration and "val_accuracy" in r
+            for r in self.run.read_metrics()
+        )
+
+    def _forget_off_schedule_validations(self) -> None:
+        """On resume with more ``--iterations``, forget the validation the shorter run made
+        after its last iteration, off this run's schedule, and rank the k best as an
+        uninterrupted run would have: its validations, best-k and checkpoint files are
+        then those of a run trained for the new ``iterations`` in one go."""
+        records = self.run.read_metrics()
+        validations = [r for r in records if "val_accuracy" in r]
+        stale = {r["iteration"] for r in validations if not self._validation_due(r["iteration"])}
+        if not stale:
+            return
+        self.run.rewrite_metrics(
+            [r for r in records if not ("val_accuracy" in r and r["iteration"] in stale)]
+        )
+        ranked = self._ranked(
+            [
+                self._best_entry(r["iteration"], r["val_accuracy"])
+                for r in validations
+                if r["iteration"] not in stale
+            ]
+        )
+        self.best = ranked[: self.config.keep_best]
+        self.run.write_best(self.best)
+        kept = {e["iteration"] for e in self.best}
+        for r in validations:
+            if r["iteration"] not in kept:
+                self.run.best_path(r["iteration"]).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ loop
     def train(self) -> TrainResult:
@@ -271,6 +296,8 @@ class Trainer:
             dynamic_ncols=True,
         )
         try:
+            if self._validation_missing():
+                last_val = self._validate_and_record()
             while self.iteration < config.iterations:
                 started = time.perf_counter()
                 loss, accuracy = self.step()
@@ -282,17 +309,15 @@ class Trainer:
                 }
                 self.run.append_metrics(record)
                 postfix = {"loss": f"{loss:.3f}", "acc": f"{accuracy:.3f}"}
-                if self.iteration % config.val_every == 0 or self.iteration == config.iterations:
-                    last_val = self.validate()
-                    self.run.append_metrics({"iteration": self.iteration, "val_accuracy": last_val})
-                    self._update_best(last_val)
-                    self.save_last(last_val)
+                if self._validation_due(self.iteration):
+                    last_val = self._validate_and_record()
                 if last_val is not None:
                     postfix["val"] = f"{last_val:.3f}"
                 bar.set_postfix(postfix, refresh=False)
                 bar.update(1)
         except KeyboardInterrupt:
-            # Everything up to the last completed step is kept; --resume continues exactly.
+            # Everything up to the last completed step is kept; --resume continues exactly,
+            # first validating that step if its due validation was cut short.
             self.save_last()
             bar.close()
             raise
@@ -303,18 +328,10 @@ class Trainer:
         return TrainResult(self.run.path, self.iteration, best, last_val)
 
 
-def train(
-    config: TrainConfig,
-    out: str | Path,
-    resume: bool = False,
-    data_root: str | Path | None = None,
-    device: str | None = "auto",
-    progress: bool = True,
-    dataset: FewShotDataset | None = None,
-    path: str = "auto",
-    cuda_graph: str = "auto",
-) -> TrainResult:
-    """Meta-train ``config`` into run directory ``out`` (see ``Trainer``).
+def train(config: TrainConfig, out: str | Path, **options: Any) -> TrainResult:
+    """Meta-train ``config`` into run directory ``out``; ``options`` are ``Trainer``'s
+    (``resume``, ``data_root``, ``device``, ``progress``, ``dataset``, ``path``,
+    ``cuda_graph``).
 
     ``path`` chooses how a meta-batch is computed (``sequential``, ``batched`` or ``auto``,
     see ``cxgrad.device.use_batched_path``); it changes speed, not the maths, but float
@@ -322,15 +339,4 @@ def train(
     ``cuda_graph`` (``auto``, ``on``, ``off``) chooses whether the step is replayed as a
     CUDA graph (see ``cxgrad.cuda_graph.use_cuda_graph``).
     """
-    trainer = Trainer(
-        config,
-        out,
-        resume=resume,
-        data_root=data_root,
-        device=device,
-        progress=progress,
-        dataset=dataset,
-        path=path,
-        cuda_graph=cuda_graph,
-    )
-    return trainer.train()
+    return Trainer(config, out, **options).train()

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+import cxgrad.train
 from cxgrad.checkpoint import load_checkpoint
 from cxgrad.config import TrainConfig, build_config
 from cxgrad.data import load_synthetic
@@ -46,6 +47,19 @@ def tiny_config(**changes) -> TrainConfig:
 
 def final_state(run_dir):
     return load_checkpoint(run_dir / "checkpoints" / "last.pt")
+
+
+def validations(run_dir) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if "val_accuracy" in r]
+
+
+def best_index(run_dir) -> list[dict]:
+    return json.loads((run_dir / "checkpoints" / "best.json").read_text())
+
+
+def best_files(run_dir) -> list[str]:
+    return sorted(p.name for p in (run_dir / "checkpoints").glob("iter-*.pt"))
 
 
 def assert_same_state(a, b):
@@ -94,6 +108,69 @@ def test_resume_after_stop_is_exact(tmp_path, glyphs):
         if "loss" in r
     ]
     assert iterations == [1, 2, 3, 4, 5, 6]
+    # The 3-iteration run validated after its last iteration; the extended run forgets
+    # that validation, off its own schedule, and ranks its best checkpoints as the full run.
+    assert [r["iteration"] for r in validations(tmp_path / "split")] == [2, 4, 6]
+    assert validations(tmp_path / "split") == validations(tmp_path / "full")
+    assert best_index(tmp_path / "split") == best_index(tmp_path / "full")
+    assert best_files(tmp_path / "split") == best_files(tmp_path / "full")
+
+
+def test_extending_a_run_restores_the_checkpoint_its_final_validation_displaced(
+    tmp_path, glyphs, monkeypatch
+):
+    """A 5-iteration run's final validation (iteration 5, the best) pushes iteration 4 out
+    of the 2 best; extended to 8 iterations, iteration 5 is off schedule and 4 ranks again,
+    with its checkpoint, as in a run trained for 8 iterations in one go."""
+    accuracy = {2: 0.5, 4: 0.4, 5: 0.9, 6: 0.3, 8: 0.2}
+    monkeypatch.setattr(Trainer, "validate", lambda self: accuracy[self.iteration])
+    full = tiny_config(iterations=8, val_every=2, keep_best=2)
+    train(full, tmp_path / "full", dataset=glyphs, progress=False)
+    short = tmp_path / "short"
+    train(full.replace(iterations=5), short, dataset=glyphs, progress=False)
+    assert [e["iteration"] for e in best_index(short)] == [5, 2]
+    train(full, short, resume=True, dataset=glyphs, progress=False)
+    assert [e["iteration"] for e in best_index(short)] == [2, 4]
+    assert best_index(short) == best_index(tmp_path / "full")
+    assert validations(short) == validations(tmp_path / "full")
+    assert best_files(short) == ["iter-000002.pt", "iter-000004.pt"]
+    for name in best_files(short):
+        assert_same_state(
+            load_checkpoint(tmp_path / "full" / "checkpoints" / name),
+            load_checkpoint(short / "checkpoints" / name),
+        )
+
+
+@pytest.mark.parametrize("cut_at_call", [2, 3])
+def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkeypatch, cut_at_call):
+    """Ctrl-C inside the 2nd validation (iteration 4) or the final one (iteration 6): the
+    resumed run validates that iteration first, so its validations and best-k equal the
+    uninterrupted run's."""
+    config = tiny_config(iterations=6, val_every=2, keep_best=2)
+    train(config, tmp_path / "full", dataset=glyphs, progress=False)
+
+    real_evaluate = cxgrad.train.evaluate
+    calls = {"n": 0}
+
+    def interrupted_evaluate(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == cut_at_call:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(cxgrad.train, "evaluate", interrupted_evaluate)
+    cut = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, cut, dataset=glyphs, progress=False)
+    assert final_state(cut)["iteration"] == 2 * cut_at_call
+    assert len(validations(cut)) == cut_at_call - 1
+    monkeypatch.setattr(cxgrad.train, "evaluate", real_evaluate)
+    train(config, cut, resume=True, dataset=glyphs, progress=False)
+    assert [r["iteration"] for r in validations(cut)] == [2, 4, 6]
+    assert validations(cut) == validations(tmp_path / "full")
+    assert best_index(cut) == best_index(tmp_path / "full")
+    assert best_files(cut) == best_files(tmp_path / "full")
+    assert_same_state(final_state(tmp_path / "full"), final_state(cut))
 
 
 def test_resume_after_ctrl_c_is_exact(tmp_path, glyphs, monkeypatch):
