@@ -1,8 +1,10 @@
 """Small conveniences for the course notebooks (they never re-implement the library).
 
 ``trained_run`` trains a configuration once and reuses it: runs live in a cache keyed by a
-hash of the whole configuration, so chapters that need the same model share it, a rerun
-of a chapter is fast, and an interrupted training resumes exactly where it stopped.
+hash of the whole configuration, the device type and the data root, so chapters that need
+the same model share it, a rerun of a chapter is fast, and an interrupted training resumes
+exactly where it stopped (a run cached on the CPU never resumes on a GPU, whose rounding
+differs, nor on another copy of the data).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 from cxgrad.config import TrainConfig
 from cxgrad.data import FewShotDataset
+from cxgrad.data.paths import resolve_data_root
+from cxgrad.device import resolve_device
 from cxgrad.run_dir import RunDir
 from cxgrad.train import train
 
@@ -53,8 +57,12 @@ def runs_root() -> Path:
     return cache / "cxgrad" / "runs"
 
 
-def config_key(config: TrainConfig) -> str:
-    text = json.dumps(config.to_dict(), sort_keys=True)
+def config_key(config: TrainConfig, device: str = "cpu", data_root: str = "") -> str:
+    """Hash of everything a cached run depends on: the configuration, the device type it
+    trains on (float rounding differs between CPU and GPU) and the resolved data root."""
+    text = json.dumps(
+        {"config": config.to_dict(), "device": device, "data_root": data_root}, sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -65,12 +73,20 @@ def trained_run(
     dataset: FewShotDataset | None = None,
     progress: bool = True,
     root: Path | None = None,
+    device: str | None = "auto",
 ) -> Path:
-    """The run directory of ``config``, training (or resuming) it first if needed."""
-    out = (root or runs_root()) / f"{name}-{config_key(config)}"
+    """The run directory of ``config``, training (or resuming) it first if needed.
+
+    The cache entry is ``<name>-<key>`` with the key of ``config_key``: the same
+    configuration on another device type or data root is another run. ``data_root`` is
+    resolved as everywhere (argument, ``$CXGRAD_DATA_ROOT``, the default folder), also when
+    a loaded ``dataset`` is passed.
+    """
+    torch_device = resolve_device(device)
+    key = config_key(config, torch_device.type, str(resolve_data_root(data_root)))
+    out = (root or runs_root()) / f"{name}-{key}"
     run = RunDir(out)
-    finished = run.last_path.exists() and _last_iteration(run) >= config.iterations
-    if not finished:
+    if not (run.last_path.exists() and _finished(run, config)):
         train(
             config,
             out,
@@ -78,13 +94,18 @@ def trained_run(
             data_root=data_root,
             dataset=dataset,
             progress=progress,
+            device=str(torch_device),
         )
     return out
 
 
-def _last_iteration(run: RunDir) -> int:
-    records = [r for r in run.read_metrics() if "loss" in r]
-    return records[-1]["iteration"] if records else 0
+def _finished(run: RunDir, config: TrainConfig) -> bool:
+    """Trained for ``config.iterations`` and validated after the last one (a run stopped
+    during that validation still lacks it, and resuming runs it)."""
+    records = run.read_metrics()
+    trained = max((r["iteration"] for r in records if "loss" in r), default=0)
+    validated = any(r["iteration"] == config.iterations and "val_accuracy" in r for r in records)
+    return trained >= config.iterations and validated
 
 
 def in_colab() -> bool:
