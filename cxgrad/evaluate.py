@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cxgrad.data.episodes import EpisodeSampler
+from cxgrad.device import params_device
 from cxgrad.meta.learner import MetaLearner, Params
 
 
@@ -65,7 +66,7 @@ def evaluate(
     models: list[Params],
     sampler: EpisodeSampler,
     tasks: int = 600,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     progress: bool = True,
     description: str = "evaluate",
     batched: bool = False,
@@ -77,9 +78,15 @@ def evaluate(
     ensemble the paper reports (k = 5). Tasks are processed ``tasks_per_batch`` at a time,
     all at once when ``batched`` (see ``MetaLearner.predict_batch``); the result does not
     depend on either setting.
+
+    Every model and every batch of tasks is moved to ``device``; by default, the device of
+    the first model's parameters.
     """
     if tasks < 1:
         raise ValueError(f"tasks must be >= 1, got {tasks}")
+    if not models:
+        raise ValueError("evaluate needs at least one parameter dict in models")
+    device = params_device(models[0]) if device is None else torch.device(device)
     models = [{k: v.detach().to(device) for k, v in m.items()} for m in models]
     dtype = next(iter(models[0].values())).dtype
     accuracies: list[float] = []

@@ -38,6 +38,40 @@ def test_linear_cka_identity_rotation_and_scale():
         linear_cka(x, x[:10])
 
 
+def feature_space_cka(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Linear CKA from the d x d matrices, as Kornblith et al. write it (small d only)."""
+    x = x.flatten(1).double() - x.flatten(1).double().mean(0)
+    y = y.flatten(1).double() - y.flatten(1).double().mean(0)
+    cross = torch.linalg.matrix_norm(y.T @ x) ** 2
+    return float(cross / (torch.linalg.matrix_norm(x.T @ x) * torch.linalg.matrix_norm(y.T @ y)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_linear_cka_agrees_with_the_feature_space_form(seed):
+    g = torch.Generator().manual_seed(seed)
+    n, d1, d2 = 75, 8 * (seed + 1), 50
+    x = torch.randn(n, d1, generator=g)  # float32, as features come out of the network
+    y = x[:, :1].repeat(1, d2) * torch.rand(d2, generator=g) + torch.randn(n, d2, generator=g)
+    related = linear_cka(x, y)
+    assert related == pytest.approx(feature_space_cka(x, y), rel=1e-12, abs=0)
+    images = torch.rand(n, 3, 4, 4, generator=g, dtype=torch.float64)  # flattened as [n, 48]
+    assert linear_cka(images, x) == pytest.approx(feature_space_cka(images, x), rel=1e-12)
+
+
+def test_linear_cka_scales_with_the_examples_not_the_features():
+    """n = 20 examples of d = 200,000 features: a d x d matrix would take 320 GB."""
+    n, small, d = 20, 12, 200_000
+    x, y = features(n, small, seed=3), features(n, small, seed=4) + features(n, small, seed=3)
+    # An isometry into 200,000 dimensions (orthonormal columns) leaves CKA unchanged.
+    lift, _ = torch.linalg.qr(features(d, small, seed=5))
+    big_x = x @ lift.T
+    assert big_x.shape == (n, d)
+    expected = feature_space_cka(x, y)
+    assert linear_cka(big_x, y) == pytest.approx(expected, rel=1e-10)
+    assert linear_cka(big_x, big_x) == pytest.approx(1.0, rel=1e-12)
+    assert 0.3 < expected < 0.95  # related, not identical
+
+
 def test_anil_keeps_every_representation():
     """ANIL adapts only the head: the features before and after adaptation are the same."""
     learner = tiny_learner("anil")

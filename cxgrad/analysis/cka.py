@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import torch
 
+from cxgrad.device import to_params_device
 from cxgrad.meta.learner import MetaLearner, Params
 
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     """Linear CKA of two representations of the same n examples (``[n, d1]``, ``[n, d2]``):
     ``||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` after centering. 1 means identical up
-    to rotation and isotropic scaling."""
+    to rotation and isotropic scaling.
+
+    Computed in float64 from the n x n Gram matrices ``K = X X^T`` and ``L = Y Y^T``, as
+    ``<K, L>_F / (||K||_F ||L||_F)``: the same number, since ``||Y^T X||_F^2 = tr(K L)``
+    and ``||X^T X||_F = ||K||_F``, but in memory n^2 instead of d^2 (d is 84,672 for
+    miniImageNet's first block: 57 GB per d x d matrix). ``y`` joins ``x``'s device.
+    """
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"CKA needs the same examples: {x.shape[0]} vs {y.shape[0]} rows")
     x = x.flatten(1).double()
-    y = y.flatten(1).double()
+    y = y.flatten(1).double().to(x.device)
     x = x - x.mean(0, keepdim=True)
     y = y - y.mean(0, keepdim=True)
-    cross = torch.linalg.matrix_norm(y.T @ x) ** 2
-    norm = torch.linalg.matrix_norm(x.T @ x) * torch.linalg.matrix_norm(y.T @ y)
+    k, l = x @ x.T, y @ y.T
+    cross = (k * l).sum()
+    norm = torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l)
     return float(cross / norm)
 
 
@@ -31,8 +39,10 @@ def adaptation_cka(
 ) -> list[float]:
     """CKA per backbone block between the query features of the meta-learned parameters
     and of the parameters adapted to this task's support set (Figure 3). Low values in a
-    block mean adaptation changed its representation."""
+    block mean adaptation changed its representation. The images join the parameters'
+    device."""
     params = {k: v.detach() for k, v in params.items()}
+    x_support, y_support, x_query = to_params_device(params, x_support, y_support, x_query)
     fast = learner.adapt(params, x_support, y_support, learner.meta.inner_steps_eval, True)
     with torch.no_grad():
         before = learner.model.features(params, x_query)

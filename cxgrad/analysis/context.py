@@ -27,6 +27,7 @@ from torch.func import grad
 
 from cxgrad.analysis.gradients import layer_groups, task_traces
 from cxgrad.data.episodes import EpisodeSampler
+from cxgrad.device import params_device
 from cxgrad.errors import ConfigError
 from cxgrad.meta.context import gphi, implicit_gradient_scaling
 from cxgrad.meta.learner import InnerTrace, MetaLearner, Params
@@ -90,7 +91,7 @@ def context_dependence(
     """Adapt CxGrad to tasks ``first..first+tasks-1`` (as at evaluation) and record the
     gammas and contexts of every inner step."""
     _require_context(learner)
-    device = next(iter(params.values())).device
+    device = params_device(params)
     params = {k: v.detach() for k, v in params.items()}
     gammas, norms = [], []
     for index in range(first, first + tasks):

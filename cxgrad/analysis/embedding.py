@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cxgrad.device import to_params_device
 from cxgrad.meta.learner import MetaLearner, Params
 
 
@@ -16,8 +17,10 @@ def adapted_features(
     x_query: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flattened outputs of the last backbone block for ``x_query``, with the meta-learned
-    parameters and with the task-adapted ones (as in the paper's Figure 4)."""
+    parameters and with the task-adapted ones (as in the paper's Figure 4), on the
+    parameters' device (the images are moved there)."""
     params = {k: v.detach() for k, v in params.items()}
+    x_support, y_support, x_query = to_params_device(params, x_support, y_support, x_query)
     fast = learner.adapt(params, x_support, y_support, learner.meta.inner_steps_eval, True)
     with torch.no_grad():
         before = learner.model.features(params, x_query)[-1].flatten(1)

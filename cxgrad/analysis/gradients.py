@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from cxgrad.device import params_device
 from cxgrad.meta.learner import InnerTrace, MetaLearner, Params
 from cxgrad.models import HEAD_NAMES, Conv4Config
 
@@ -28,8 +29,10 @@ def task_traces(
     learner: MetaLearner, params: Params, batch, steps: int | None = None
 ) -> list[InnerTrace]:
     """One ``InnerTrace`` per task of ``batch``: first-order adaptation with ``steps`` inner
-    steps (default: the training step count). Per-layer measures read these traces."""
+    steps (default: the training step count). Per-layer measures read these traces.
+    ``batch`` (a ``TaskBatch``) is moved to the parameters' device."""
     steps = learner.meta.inner_steps_train if steps is None else steps
+    batch = batch.to(params_device(params))
     traces = []
     for b in range(len(batch)):
         trace = InnerTrace()

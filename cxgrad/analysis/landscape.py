@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.func import grad
 
+from cxgrad.device import to_params_device
 from cxgrad.meta.learner import InnerTrace, MetaLearner, Params
 
 LEARNING_RATE_MULTIPLIERS = tuple(0.5 * j for j in range(1, 9))  # the set A / alpha
@@ -39,10 +40,11 @@ def landscape_measures(
     over steps: Figure 5a's spread) and ``beta_smoothness`` (Eq. 12).
     """
     params = {k: v.detach() for k, v in params.items()}
+    x_support, y_support = to_params_device(params, x_support, y_support)
     trace = InnerTrace(keep_points=True)
     learner.adapt(params, x_support, y_support, learner.meta.inner_steps_train, True, trace)
     frozen = {k: v for k, v in params.items() if k not in learner.adapted_names}
-    gradient_of = grad(learner._support_loss, has_aux=True)
+    gradient_of = grad(learner.support_loss, has_aux=True)
     alpha = learner.meta.inner_lr
     losses, changes, variations, smoothness = [], [], [], []
     for point, h in zip(trace.points, trace.gradients, strict=True):

@@ -10,10 +10,10 @@ ordinary ``backward()`` through them (functorch transforms compose with autograd
 order simply detaches the inner gradients.
 
 The same functions run one task (support images ``[N*K, C, H, W]``) or, on a backbone
-with ``forward_tasks``, B tasks at once (``[B, N*K, C, H, W]``, the batched path): adapted
+that ``folds_tasks``, B tasks at once (``[B, N*K, C, H, W]``, the batched path): adapted
 tensors then carry a leading task dimension, the inner loss is the sum of the tasks' mean
 losses (so its gradient is every task's own gradient, stacked), and CxGrad's context is
-``[B, context_dim]``. Backbones without ``forward_tasks`` are batched with ``vmap``.
+``[B, context_dim]``. Backbones that do not fold tasks are batched with ``vmap``.
 
 Which tensors adapt in the inner loop:
 
@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import grad, vjp, vmap
 
+from cxgrad.device import to_params_device
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
 from cxgrad.meta.context import gphi, implicit_gradient_scaling, init_gphi
@@ -135,7 +136,7 @@ class MetaLearner:
     @property
     def folds_tasks(self) -> bool:
         """Whether the backbone runs B tasks in one forward (``forward_tasks``)."""
-        return hasattr(self.model, "forward_tasks")
+        return self.model.folds_tasks
 
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
         """Logits of one task (``x`` is ``[M, C, H, W]``) or of B tasks (``[B, M, C, H, W]``)."""
@@ -143,8 +144,13 @@ class MetaLearner:
             return self.model.forward_tasks(params, x)
         return self.model.forward(params, x)
 
-    def _support_loss(self, adapted: Params, frozen: Params, x: torch.Tensor, y: torch.Tensor):
-        # For B tasks the sum of their mean losses: its gradient is each task's own gradient.
+    def support_loss(
+        self, adapted: Params, frozen: Params, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The inner loop's objective: the support loss of ``adapted`` (the tensors the inner
+        loop changes) with ``frozen`` (the rest), as ``(loss to differentiate, detached
+        loss)`` for ``torch.func.grad(..., has_aux=True)``. For B tasks the first is the
+        sum of their mean losses, so its gradient is each task's own gradient."""
         loss, _ = cross_entropy_and_accuracy(self.forward({**frozen, **adapted}, x), y)
         return loss.sum(), loss.detach()
 
@@ -168,6 +174,7 @@ class MetaLearner:
         With B tasks (``x_support`` of rank 5) the adapted entries are ``[B, ...]``; ``trace``
         then is not available.
         """
+        x_support, y_support = to_params_device(params, x_support, y_support)
         if x_support.dim() == 5 and trace is not None:
             raise ValueError("an InnerTrace records one task: adapt the tasks one by one")
         if self.meta.method == "cxgrad":
@@ -182,7 +189,7 @@ class MetaLearner:
                 # IGS with gamma = 1: every conv weight back to unit norm before the step.
                 ones = torch.ones(*x_support.shape[:-4], len(self.scaled_names)).to(x_support)
                 fast = {**fast, **implicit_gradient_scaling(fast, self.scaled_names, ones)}
-            grads, loss = grad(self._support_loss, has_aux=True)(fast, frozen, x_support, y_support)
+            grads, loss = grad(self.support_loss, has_aux=True)(fast, frozen, x_support, y_support)
             if first_order:
                 grads = {k: g.detach() for k, g in grads.items()}
             rates = {k: self.step_size(frozen, k, step) for k in fast}
@@ -215,7 +222,7 @@ class MetaLearner:
         def context_grad(weights: Params, nu: torch.Tensor):
             """Gradient of the support loss w.r.t. nu through IGS, and the scaled weights."""
             scaled, pullback = vjp(lambda n: scale(n, weights), nu)
-            grads, loss = grad(self._support_loss, has_aux=True)(
+            grads, loss = grad(self.support_loss, has_aux=True)(
                 {**unscaled(weights), **scaled}, frozen, x, y
             )
             (g_nu,) = pullback({k: grads[k] for k in to_scale})
@@ -286,6 +293,7 @@ class MetaLearner:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Query loss and accuracy after adapting on the support set: scalars for one task,
         ``[B]`` for B tasks stacked in a rank-5 ``x_support``."""
+        x_query, y_query = to_params_device(params, x_query, y_query)
         steps = self.meta.inner_steps_train if training else self.meta.inner_steps_eval
         first_order = self.meta.first_order or not training
         fast = self.adapt(params, x_support, y_support, steps, first_order, trace)
@@ -300,6 +308,7 @@ class MetaLearner:
     ) -> torch.Tensor:
         """Query logits after evaluation-time adaptation (first order, eval step count)."""
         params = {k: v.detach() for k, v in params.items()}
+        (x_query,) = to_params_device(params, x_query)
         fast = self.adapt(params, x_support, y_support, self.meta.inner_steps_eval, True)
         with torch.no_grad():
             return self.forward(fast, x_query)
@@ -314,6 +323,7 @@ class MetaLearner:
     ) -> torch.Tensor:
         """``predict`` for a batch of tasks: logits ``[B, N*Q, N]``."""
         params = {k: v.detach() for k, v in params.items()}
+        x_support, y_support, x_query = to_params_device(params, x_support, y_support, x_query)
         if batched and self.folds_tasks:
             return self.predict(params, x_support, y_support, x_query)
         if batched:
@@ -339,7 +349,7 @@ class MetaLearner:
         step instead of one per task. With a backbone that folds tasks (Conv4) the tasks run
         as grouped convolutions through ``forward_tasks``; otherwise with ``torch.func.vmap``.
         """
-        tasks = batch.tensors()
+        tasks = to_params_device(params, *batch.tensors())
         if batched and self.folds_tasks:
             losses, accuracies = self.task_loss(params, *tasks, training=training)
         elif batched:
