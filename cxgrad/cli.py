@@ -4,60 +4,52 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
-from dataclasses import fields
+import typing
 from pathlib import Path
 
-from cxgrad.config import (
-    BACKBONES,
-    DATASET_CHANNELS,
-    POLARITIES,
-    PRESETS,
-    TrainConfig,
-    build_config,
-)
+from cxgrad.config import PRESETS, TrainConfig, build_config
 from cxgrad.cuda_graph import CUDA_GRAPH_OPTIONS
 from cxgrad.data.prepare import PREPARABLE
+from cxgrad.data.registry import DATASETS
 from cxgrad.device import EXECUTION_PATHS
-from cxgrad.errors import CxGradError
-from cxgrad.meta.config import CONTEXT_SCHEMES, METHODS
+from cxgrad.errors import ConfigError, CxGradError
+from cxgrad.options import choices, flag, options
+from cxgrad.run_dir import RunDir
+from cxgrad.run_setup import SPLITS
 
-DATASET_CHOICES = tuple(DATASET_CHANNELS)
+DATASET_CHOICES = tuple(DATASETS)
+DATA_ROOT_HELP = "data folder (default $CXGRAD_DATA_ROOT or ~/.cache)"
 
-# (option, TrainConfig field, type, help). Every default is None so that a preset's value
-# survives unless the option is given; the effective default is TrainConfig's.
-TRAIN_OPTIONS: list[tuple[str, str, type, str]] = [
-    ("--ways", "ways", int, "N: classes per task"),
-    ("--shots", "shots", int, "K: support images per class"),
-    ("--queries", "queries", int, "query images per class"),
-    ("--iterations", "iterations", int, "outer-loop iterations (meta-batches)"),
-    ("--seed", "seed", int, "seed of the initialization and of the training tasks"),
-    (
-        "--meta-batch",
-        "meta_batch",
-        int,
-        "tasks per outer update (paper: 4 for 1-shot, 2 for 5-shot)",
-    ),
-    ("--outer-lr", "outer_lr", float, "eta, Adam's learning rate"),
-    ("--inner-lr", "inner_lr", float, "alpha, inner-loop SGD learning rate"),
-    ("--inner-steps", "inner_steps_train", int, "inner steps during meta-training"),
-    ("--inner-steps-eval", "inner_steps_eval", int, "inner steps at validation and test time"),
-    (
-        "--context-lr",
-        "context_lr",
-        float,
-        "beta, CxGrad's context learning rate; 0 freezes the context (nu = 0, so every task "
-        "gets gamma = g_phi(0), a meta-learned factor per layer)",
-    ),
-    ("--context-dim", "context_dim", int, "dimension of CxGrad's context parameters nu"),
-    ("--context-hidden", "context_hidden", int, "hidden width of g_phi"),
-    ("--filters", "filters", int, "Conv4 filters per layer (paper: 48 at 84x84)"),
-    ("--image-size", "image_size", int, "images are resized to SIZE x SIZE"),
-    ("--val-every", "val_every", int, "validate (and checkpoint) every N iterations"),
-    ("--val-tasks", "val_tasks", int, "number of fixed validation tasks"),
-    ("--keep-best", "keep_best", int, "keep the K best validation checkpoints"),
-    ("--task-seed", "task_seed", int, "seed of the validation and test tasks"),
-]
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only where there is one to show: the options of a run have none
+    on the parser (so that a preset's values survive) and name theirs in the help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per ``TrainConfig`` field, from the field's own metadata."""
+    hints = typing.get_type_hints(TrainConfig)
+    for field in options(TrainConfig):
+        text = field.metadata["help"]
+        if field.default is not None:
+            text += f" (default: {field.default})"
+        kind = hints[field.name]
+        extra: dict = {"dest": field.name, "default": None, "help": text}
+        if kind is bool:
+            extra["action"] = "store_true"
+        elif kind == bool | None:
+            extra["action"] = argparse.BooleanOptionalAction
+        else:
+            extra["type"] = next(t for t in typing.get_args(kind) or (kind,) if t is not None)
+            extra["choices"] = choices(field)
+        parser.add_argument(flag(field), **extra)
 
 
 def _train_parser(sub) -> None:
@@ -67,70 +59,16 @@ def _train_parser(sub) -> None:
         description="Meta-train a model into a run directory. Options not given come from "
         "--preset (if any), then from the paper's defaults. Interrupt with Ctrl-C and "
         "continue with --resume.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
-    p.add_argument("--preset", choices=sorted(PRESETS), help="a configuration from the paper")
-    p.add_argument(
-        "--method",
-        choices=METHODS,
-        help="meta-learning method (default cxgrad); igs is a control: IGS with a fixed "
-        "gamma = 1 (each conv weight reset to unit norm before every inner step), no context",
-    )
-    p.add_argument("--dataset", choices=DATASET_CHOICES, help="dataset (default omniglot)")
-    p.add_argument(
-        "--backbone",
-        choices=BACKBONES,
-        help="conv4 (default) or resnet12 (appendix B; --filters is its first width)",
-    )
-    for flag, name, kind, text in TRAIN_OPTIONS:
-        p.add_argument(flag, dest=name, type=kind, help=text)
-    p.add_argument(
-        "--first-order",
-        dest="first_order",
-        action="store_true",
-        default=None,
-        help="first-order meta-gradients (FOMAML); the paper uses second order",
-    )
-    p.add_argument(
-        "--learned-inner-lr",
-        dest="learned_inner_lr",
-        action="store_true",
-        default=None,
-        help="meta-learn one inner step size per adapted tensor and inner step, starting at "
-        "--inner-lr (MAML++'s LSLR; for maml, anil and boil)",
-    )
-    p.add_argument(
-        "--polarity",
-        choices=POLARITIES,
-        help="task distribution: normal, or mixed (a seeded half of all tasks have inverted "
-        "images; chapter 10's test of whether the context detects the task)",
-    )
-    p.add_argument(
-        "--context-scheme",
-        dest="context_scheme",
-        choices=CONTEXT_SCHEMES,
-        help="CxGrad context updates: task-wise (paper) or step-wise (Table 3)",
-    )
-    p.add_argument(
-        "--activation",
-        choices=("leaky_relu", "relu"),
-        help="leaky_relu (authors' code) or relu (paper text)",
-    )
-    p.add_argument(
-        "--split",
-        choices=("alphabet", "maml"),
-        help="Omniglot split: alphabet-disjoint or the MAML 1200/423 protocol",
-    )
-    p.add_argument(
-        "--rotations",
-        dest="rotations",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="Omniglot: add 90/180/270-degree rotations as classes",
-    )
-    p.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
+    _add_config_options(p)
+    p.add_argument("--data-root", help=DATA_ROOT_HELP + "; recorded in the run for evaluate")
     p.add_argument("--out", required=True, help="run directory to create or resume")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out with its own options (only --iterations may change)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument(
         "--path",
@@ -150,18 +88,33 @@ def _train_parser(sub) -> None:
     p.set_defaults(handler=_cmd_train)
 
 
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's configuration: a new one from --preset and the options given, or, with
+    --resume, the run's own with the options given on top (checked by the Trainer)."""
+    given = {
+        f.name: getattr(args, f.name)
+        for f in options(TrainConfig)
+        if getattr(args, f.name) is not None
+    }
+    run = RunDir(Path(args.out))
+    if not (args.resume and run.has_run()):
+        return build_config(given.pop("preset", None), **given)
+    if "preset" in given:
+        raise ConfigError(
+            f"--preset cannot be combined with --resume: the run in {args.out} continues "
+            "with its own options (only --iterations may change); drop --preset"
+        )
+    return run.read_config().replace(**given)
+
+
+def _quoted(*words: object) -> str:
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from cxgrad.run_dir import RunDir
     from cxgrad.train import train
 
-    names = {f.name for f in fields(TrainConfig)}
-    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    run = RunDir(Path(args.out))
-    if args.resume and run.has_run():
-        # Resuming reuses the run's own options; only the explicitly given ones are checked.
-        config = run.read_config().replace(**given)
-    else:
-        config = build_config(args.preset, **given)
+    config = _train_config(args)
     print(
         f"cxgrad: {config.method} {config.ways}-way {config.shots}-shot on {config.dataset}, "
         f"{config.iterations} iterations -> {args.out} (all options: {args.out}/config.json)",
@@ -179,15 +132,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted; continue with: cxgrad train --out {args.out} --resume", file=sys.stderr
-        )
+        command = _quoted("cxgrad", "train", "--out", args.out, "--resume")
+        print(f"\ninterrupted; continue with: {command}", file=sys.stderr)
         return 130
     best = result.best_val_accuracy
+    data_root = () if args.data_root is None else ("--data-root", args.data_root)
     print(
         f"finished {result.iterations} iterations; best validation accuracy "
         f"{'n/a' if best is None else f'{100 * best:.2f}%'}; evaluate with: "
-        f"cxgrad evaluate --run {args.out}"
+        + _quoted("cxgrad", "evaluate", "--run", args.out, *data_root)
     )
     return 0
 
@@ -198,7 +151,7 @@ def _evaluate_parser(sub) -> None:
         help="test a run on seeded test tasks",
         description="Adapt the run's best checkpoint (or an ensemble of the K best) to T test "
         "tasks and report accuracy with two 95%% intervals.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("--run", required=True, help="run directory made by cxgrad train")
     p.add_argument("--tasks", type=int, default=600, help="number of test tasks")
@@ -208,7 +161,7 @@ def _evaluate_parser(sub) -> None:
         default=1,
         help="average the logits of the K best validation checkpoints (paper: 5)",
     )
-    p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.add_argument("--split", choices=SPLITS, default="test", help="the run's split to test on")
     p.add_argument(
         "--dataset",
         choices=DATASET_CHOICES,
@@ -216,7 +169,11 @@ def _evaluate_parser(sub) -> None:
         "are still chosen by the run's own validation accuracy",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
-    p.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
+    p.add_argument(
+        "--data-root",
+        help="data folder (default: the one the run was trained with, if it was given one; "
+        "else $CXGRAD_DATA_ROOT or ~/.cache)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument(
         "--path",
@@ -243,8 +200,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         dataset=args.dataset,
     )
     if args.json:
-        from cxgrad.run_dir import RunDir
-
         dataset = args.dataset or RunDir(Path(args.run)).read_config().dataset
         where = {"run": str(args.run), "split": args.split, "dataset": dataset}
         print(json.dumps(dict(result.to_dict(), **where)))
@@ -262,7 +217,7 @@ def _data_parser(sub) -> None:
         description="Say whether a dataset is present and usable, and how to get it if not.",
     )
     check.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
-    check.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
+    check.add_argument("--data-root", help=DATA_ROOT_HELP)
     check.set_defaults(handler=_cmd_data_check)
     prepare = data_sub.add_parser(
         "prepare",
@@ -273,7 +228,7 @@ def _data_parser(sub) -> None:
     )
     prepare.add_argument("name", choices=PREPARABLE)
     prepare.add_argument("--source", required=True, help="the downloaded file or folder")
-    prepare.add_argument("--data-root", help="data folder (default $CXGRAD_DATA_ROOT or ~/.cache)")
+    prepare.add_argument("--data-root", help=DATA_ROOT_HELP)
     prepare.add_argument("--image-size", type=int, default=84)
     prepare.add_argument("--no-progress", action="store_true", help="no progress bars")
     prepare.set_defaults(handler=_cmd_data_prepare)

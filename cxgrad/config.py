@@ -12,93 +12,101 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from cxgrad.data.registry import DATASETS, get_spec
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
 from cxgrad.models import Backbone, Conv4Config, ResNet12Config
+from cxgrad.options import check_minimums, flag, option, options
 
 BACKBONES = ("conv4", "resnet12")
+ACTIVATIONS = ("leaky_relu", "relu")
 POLARITIES = ("normal", "mixed")
-
-DATASET_CHANNELS = {
-    "omniglot": 1,
-    "synthetic": 1,
-    "miniimagenet": 3,
-    "tieredimagenet": 3,
-    "cub": 3,
-    "cifarfs": 3,
-    "fashionmnist": 1,
-}
+OMNIGLOT_SPLITS = ("alphabet", "maml")
+_INNER = {f.name: f for f in fields(MetaConfig)}
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Every option of ``cxgrad train``. Defaults follow the paper's appendix A where it
-    has one (alpha 0.01, beta 1.0, eta 0.001, 5 inner steps, 15 queries, Adam)."""
+class TrainConfig(MetaConfig):
+    """Every option of ``cxgrad train``: the inner-loop ones of ``MetaConfig`` and those
+    below. Defaults follow the paper's appendix A where it has one (alpha 0.01, beta 1.0,
+    eta 0.001, 5 inner steps, 15 queries, Adam). ``image_size=None`` means the dataset's
+    natural size (its ``DatasetSpec.image_size``), filled in on construction."""
 
+    # The library's learner defaults to MAML; a training run to the paper's method.
+    method: str = dataclasses.field(default="cxgrad", metadata=_INNER["method"].metadata)
     # task
-    method: str = "cxgrad"
-    dataset: str = "omniglot"
-    ways: int = 5
-    shots: int = 1
-    queries: int = 15
+    dataset: str = option(
+        "omniglot", "dataset to meta-train on", choices=lambda: tuple(DATASETS), architecture=True
+    )
+    ways: int = option(5, "N: classes per task", minimum=2, architecture=True)
+    shots: int = option(1, "K: support images per class", minimum=1)
+    queries: int = option(15, "query images per class", minimum=1)
     # data
-    image_size: int = 28
-    split: str = "alphabet"
-    rotations: bool | None = None
+    image_size: int | None = option(
+        None,
+        "images are resized to SIZE x SIZE (default: the dataset's natural size, "
+        + ", ".join(f"{name} {spec.image_size}" for name, spec in DATASETS.items())
+        + ")",
+        architecture=True,
+    )
+    split: str = option(
+        "alphabet",
+        "Omniglot split: alphabet-disjoint or the MAML 1200/423 protocol (Omniglot only)",
+        choices=OMNIGLOT_SPLITS,
+    )
+    rotations: bool | None = option(
+        None,
+        "Omniglot: add 90/180/270-degree rotations as classes (default: with --split maml "
+        "only; Omniglot only)",
+    )
     # model
-    backbone: str = "conv4"
-    filters: int = 64
-    activation: str = "leaky_relu"
-    # inner loop
-    inner_steps_train: int = 5
-    inner_steps_eval: int = 5
-    inner_lr: float = 0.01
-    first_order: bool = False
-    context_dim: int = 100
-    context_hidden: int = 100
-    context_lr: float = 1.0
-    context_scheme: str = "task-wise"
-    learned_inner_lr: bool = False
+    backbone: str = option(
+        "conv4",
+        "conv4 or resnet12 (appendix B; --filters is its first width)",
+        choices=BACKBONES,
+        architecture=True,
+    )
+    filters: int = option(
+        64, "Conv4 filters per layer (paper: 48 at 84x84)", minimum=1, architecture=True
+    )
+    activation: str = option(
+        "leaky_relu",
+        "leaky_relu (authors' code) or relu (paper text)",
+        choices=ACTIVATIONS,
+        architecture=True,
+    )
     # task distribution: "mixed" inverts the images of a seeded half of all tasks
-    polarity: str = "normal"
+    polarity: str = option(
+        "normal",
+        "task distribution: normal, or mixed (a seeded half of all tasks have inverted "
+        "images; chapter 10's test of whether the context detects the task)",
+        choices=POLARITIES,
+    )
     # outer loop
-    meta_batch: int = 4
-    outer_lr: float = 1e-3
-    iterations: int = 2000
-    seed: int = 0
+    meta_batch: int = option(
+        4, "tasks per outer update (paper: 4 for 1-shot, 2 for 5-shot)", minimum=1
+    )
+    outer_lr: float = option(1e-3, "eta, Adam's learning rate")
+    iterations: int = option(
+        2000, "outer-loop iterations (meta-batches)", minimum=1, may_change_on_resume=True
+    )
+    seed: int = option(0, "seed of the initialization and of the training tasks", minimum=0)
     # validation and checkpoints
-    val_every: int = 250
-    val_tasks: int = 200
-    keep_best: int = 5
-    task_seed: int = 0
-    preset: str | None = None
+    val_every: int = option(250, "validate (and checkpoint) every N iterations", minimum=1)
+    val_tasks: int = option(200, "number of fixed validation tasks", minimum=1)
+    keep_best: int = option(5, "keep the K best validation checkpoints", minimum=1)
+    task_seed: int = option(0, "seed of the validation and test tasks", minimum=0)
+    preset: str | None = option(
+        None,
+        "a configuration from the paper; options given beside it override its values",
+        choices=lambda: sorted(PRESETS),
+    )
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASET_CHANNELS:
-            raise ConfigError(
-                f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASET_CHANNELS)}"
-            )
-        positive = (
-            "ways",
-            "shots",
-            "queries",
-            "meta_batch",
-            "iterations",
-            "val_every",
-            "val_tasks",
-            "keep_best",
-            "filters",
-            "image_size",
-        )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(
-                    f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
-                )
-        if self.ways < 2:
-            raise ConfigError(
-                f"--ways must be at least 2 for a classification task, got {self.ways}"
-            )
+        spec = get_spec(self.dataset)  # ConfigError naming the known datasets
+        if self.image_size is None:
+            object.__setattr__(self, "image_size", spec.image_size)
+        check_minimums(self, ConfigError)
         for name in ("inner_lr", "outer_lr"):
             if not getattr(self, name) > 0:
                 raise ConfigError(
@@ -112,7 +120,16 @@ class TrainConfig:
             raise ConfigError(
                 f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}"
             )
-        self.meta_config()  # validates method and context scheme
+        if self.dataset != "omniglot":
+            # Only Omniglot's loader has these options; refused rather than stored unused.
+            default = TrainConfig.__dataclass_fields__
+            for name in ("split", "rotations"):
+                if getattr(self, name) != default[name].default:
+                    raise ConfigError(
+                        f"--{name} is an Omniglot option; --dataset {self.dataset} has no "
+                        f"such choice (got {name}={getattr(self, name)!r}): drop it"
+                    )
+        super().__post_init__()  # method, context scheme, LSLR
         self.model_config()
 
     def model_config(self) -> Backbone:
@@ -122,7 +139,7 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}"
             )
-        if self.activation not in ("leaky_relu", "relu"):
+        if self.activation not in ACTIVATIONS:
             raise ConfigError(f"--activation must be leaky_relu or relu, got {self.activation!r}")
         if self.image_size < 16:
             raise ConfigError(
@@ -130,7 +147,7 @@ class TrainConfig:
             )
         common = dict(
             ways=self.ways,
-            in_channels=DATASET_CHANNELS[self.dataset],
+            in_channels=get_spec(self.dataset).channels,
             image_size=self.image_size,
             activation=self.activation,
         )
@@ -139,24 +156,25 @@ class TrainConfig:
         return Conv4Config(filters=self.filters, **common)
 
     def meta_config(self) -> MetaConfig:
-        return MetaConfig(
-            method=self.method,
-            inner_steps_train=self.inner_steps_train,
-            inner_steps_eval=self.inner_steps_eval,
-            inner_lr=self.inner_lr,
-            first_order=self.first_order,
-            context_dim=self.context_dim,
-            context_hidden=self.context_hidden,
-            context_lr=self.context_lr,
-            context_scheme=self.context_scheme,
-            learned_inner_lr=self.learned_inner_lr,
-        )
+        """The inner-loop options alone, as the learner takes them."""
+        return MetaConfig(**{name: getattr(self, name) for name in _INNER})
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def differences(self, other: TrainConfig, *, resuming: bool = False) -> list[str]:
+        """One line per option whose value differs, named by its command-line flag;
+        ``resuming`` leaves out the options a resumed run may change."""
+        return [
+            f"{flag(f)}: run has {getattr(self, f.name)!r}, you asked for "
+            f"{getattr(other, f.name)!r}"
+            for f in options(TrainConfig)
+            if getattr(self, f.name) != getattr(other, f.name)
+            and not (resuming and f.metadata["may_change_on_resume"])
+        ]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
@@ -179,39 +197,8 @@ class TrainConfig:
 
 
 # Options that define the network and what it computes; a checkpoint can only be loaded
-# into a run whose values match. (iterations, validation cadence and so on may differ.)
-ARCHITECTURE_KEYS = (
-    "backbone",
-    "method",
-    "dataset",
-    "ways",
-    "image_size",
-    "filters",
-    "activation",
-    "context_dim",
-    "context_hidden",
-    "learned_inner_lr",
-)
-# Options whose change would make a resumed run differ from an uninterrupted one.
-TRAJECTORY_KEYS = ARCHITECTURE_KEYS + (
-    "shots",
-    "queries",
-    "split",
-    "rotations",
-    "inner_steps_train",
-    "inner_lr",
-    "first_order",
-    "context_lr",
-    "context_scheme",
-    "polarity",
-    "meta_batch",
-    "outer_lr",
-    "seed",
-    "val_every",
-    "val_tasks",
-    "keep_best",
-    "task_seed",
-)
+# into a run whose values match.
+ARCHITECTURE_KEYS = tuple(f.name for f in options(TrainConfig) if f.metadata["architecture"])
 
 
 def _paper(dataset: str, shots: int, **extra: Any) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from cxgrad.checkpoint import load_checkpoint
-from cxgrad.config import DATASET_CHANNELS, TrainConfig
-from cxgrad.device import resolve_device, use_batched_path
+from cxgrad.config import TrainConfig
+from cxgrad.data.registry import get_spec
+from cxgrad.device import use_batched_path
 from cxgrad.errors import ConfigError
 from cxgrad.evaluate import EvalResult, evaluate
 from cxgrad.run_dir import RunDir
-from cxgrad.train import build_learner, load_config_dataset, samplers
+from cxgrad.run_setup import SPLITS, build_learner, load_config_dataset, run_device, samplers
 
 
 def select_checkpoints(run: RunDir, ensemble: int) -> list[Path]:
@@ -41,11 +42,11 @@ def select_checkpoints(run: RunDir, ensemble: int) -> list[Path]:
 def _cross_domain(config: TrainConfig, dataset: str) -> TrainConfig:
     """The run's configuration pointed at another dataset's splits, same image size."""
     target = config.replace(dataset=dataset, split="alphabet", rotations=None)
-    source_channels = DATASET_CHANNELS[config.dataset]
-    if DATASET_CHANNELS[dataset] != source_channels:
+    source_channels = get_spec(config.dataset).channels
+    if target.model_config().in_channels != source_channels:
         raise ConfigError(
             f"the run was trained on {config.dataset} ({source_channels} channel(s)); "
-            f"{dataset} has {DATASET_CHANNELS[dataset]}: cross-domain testing needs images "
+            f"{dataset} has {get_spec(dataset).channels}: cross-domain testing needs images "
             "with the same number of channels"
         )
     return target
@@ -64,17 +65,25 @@ def evaluate_run(
 ) -> EvalResult:
     """Test a run on ``split`` of its own dataset, or of ``dataset`` (cross-domain, as in
     the paper's Table 2). The checkpoints are always chosen by the run's own validation
-    accuracy, so another domain's test data never influences model selection."""
+    accuracy, so another domain's test data never influences model selection.
+
+    ``data_root=None`` uses the ``--data-root`` the run was trained with (where another
+    dataset is looked for too), if it recorded one. Only ``split`` is sampled (and moved
+    to a GPU); the others are never touched."""
     run = RunDir(Path(run_dir))
     config = run.read_config()
     target = config if dataset in (None, config.dataset) else _cross_domain(config, dataset)
     if tasks < 1:
         raise ConfigError(f"--tasks must be >= 1, got {tasks}")
+    if split not in SPLITS:
+        raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     paths = select_checkpoints(run, ensemble)
     models = [load_checkpoint(p, config)["params"] for p in paths]
+    torch_device = run_device(device)
+    if data_root is None:
+        data_root = run.read_data_root()
     data = load_config_dataset(target, data_root, progress)
-    torch_device = resolve_device(device)
-    sampler = samplers(target, data, torch_device)[split]
+    sampler = samplers(target, data, torch_device, (split,))[split]
     return evaluate(
         build_learner(config),
         models,

@@ -7,6 +7,7 @@
     RUN_DIR/checkpoints/last.pt      parameters + optimizer state after the newest step saved
     RUN_DIR/checkpoints/best.json    the k best validation checkpoints, best first
     RUN_DIR/checkpoints/iter-NNNNNN.pt   one file per entry of best.json
+    RUN_DIR/data_root.json           the --data-root the run was trained with, if one was given
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cxgrad.checkpoint import atomic_write_bytes
-from cxgrad.config import TRAJECTORY_KEYS, TrainConfig
+from cxgrad.config import TrainConfig
 from cxgrad.errors import ConfigError
 
 
@@ -25,25 +26,14 @@ from cxgrad.errors import ConfigError
 class RunDir:
     path: Path
 
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.json"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / "metrics.jsonl"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
-
-    @property
-    def last_path(self) -> Path:
-        return self.checkpoints / "last.pt"
-
-    @property
-    def best_index_path(self) -> Path:
-        return self.checkpoints / "best.json"
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.config_path = self.path / "config.json"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.data_root_path = self.path / "data_root.json"
+        self.checkpoints = self.path / "checkpoints"
+        self.last_path = self.checkpoints / "last.pt"
+        self.best_index_path = self.checkpoints / "best.json"
 
     def best_path(self, iteration: int) -> Path:
         return self.checkpoints / f"iter-{iteration:06d}.pt"
@@ -79,12 +69,7 @@ class RunDir:
                     "choose a new or empty folder"
                 )
             return
-        saved = self.read_config()
-        diffs = [
-            f"{k}: run has {getattr(saved, k)!r}, you asked for {getattr(config, k)!r}"
-            for k in TRAJECTORY_KEYS
-            if getattr(saved, k) != getattr(config, k)
-        ]
+        diffs = self.read_config().differences(config, resuming=True)
         if not resume:
             what = "a different run" if diffs else "a run with this configuration"
             raise ConfigError(
@@ -103,6 +88,18 @@ class RunDir:
     def write_config(self, config: TrainConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         config.save(self.config_path)
+
+    # ------------------------------------------------------------------ data root
+    def write_data_root(self, data_root: str | Path) -> None:
+        """Remember an explicit ``--data-root`` (absolute), so that ``cxgrad evaluate`` and
+        ``--resume`` find the same data without it; a run on the default records nothing."""
+        text = json.dumps({"data_root": str(Path(data_root).expanduser().resolve())})
+        self.data_root_path.write_text(text + "\n")
+
+    def read_data_root(self) -> Path | None:
+        if not self.data_root_path.exists():
+            return None
+        return Path(json.loads(self.data_root_path.read_text())["data_root"])
 
     # ------------------------------------------------------------------ metrics
     def append_metrics(self, record: dict[str, Any]) -> None:

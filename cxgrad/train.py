@@ -15,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import torch
 from tqdm.auto import tqdm
@@ -23,13 +23,23 @@ from tqdm.auto import tqdm
 from cxgrad.checkpoint import load_checkpoint, save_checkpoint
 from cxgrad.config import TrainConfig
 from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
-from cxgrad.data import ClassImages, EpisodeSampler, FewShotDataset, load_dataset
+from cxgrad.data import FewShotDataset
 from cxgrad.data.episodes import TaskBatch
-from cxgrad.device import resolve_device, use_batched_path
-from cxgrad.errors import DataError, TrainingDiverged
+from cxgrad.device import use_batched_path
+from cxgrad.errors import TrainingDiverged
 from cxgrad.evaluate import evaluate
-from cxgrad.meta.learner import MetaLearner, Params
+from cxgrad.meta.learner import Params
 from cxgrad.run_dir import RunDir
+from cxgrad.run_setup import (
+    build_learner,
+    check_image_shape,
+    load_config_dataset,
+    run_device,
+    samplers,
+)
+
+# The run-setup functions stay importable from here, where the course imports them.
+__all__ = ["TrainResult", "Trainer", "build_learner", "load_config_dataset", "samplers", "train"]
 
 
 @dataclass
@@ -38,62 +48,6 @@ class TrainResult:
     iterations: int
     best_val_accuracy: float | None
     last_val_accuracy: float | None
-
-
-def build_learner(config: TrainConfig) -> MetaLearner:
-    return MetaLearner(config.model_config(), config.meta_config())
-
-
-def load_config_dataset(
-    config: TrainConfig, data_root: str | Path | None, progress: bool = True
-) -> FewShotDataset:
-    options = {"progress": progress}
-    if config.dataset == "omniglot":
-        options.update(split=config.split, rotations=config.rotations)
-    return load_dataset(config.dataset, data_root, image_size=config.image_size, **options)
-
-
-def _on_device(classes: ClassImages, device: torch.device | None) -> ClassImages:
-    """Move a split's uint8 images to the GPU when they take at most a quarter of its free
-    memory (tieredImageNet's training split is about 10 GB at 84x84): episodes are then
-    assembled on the device. Otherwise they stay in host memory and only episodes move."""
-    if device is None or device.type != "cuda":
-        return classes
-    free, _ = torch.cuda.mem_get_info(device)
-    size = classes.images.numel() * classes.images.element_size()
-    return classes.to(device) if size <= free // 4 else classes
-
-
-def samplers(
-    config: TrainConfig, dataset: FewShotDataset, device: torch.device | None = None
-) -> dict[str, EpisodeSampler]:
-    """Training tasks follow the run's seed; validation and test tasks use ``task_seed``,
-    so every run (any method, any seed) is validated and tested on the same tasks.
-
-    On a GPU the uint8 images move to it once, and episodes are assembled there.
-    """
-    return {
-        split: EpisodeSampler(
-            _on_device(dataset.split(split), device),
-            config.ways,
-            config.shots,
-            config.queries,
-            seed=config.seed if split == "train" else config.task_seed,
-            split_name=split,
-            polarity=config.polarity,
-        )
-        for split in ("train", "val", "test")
-    }
-
-
-def _check_image_shape(config: TrainConfig, dataset: FewShotDataset) -> None:
-    model = config.model_config()
-    expected = (model.in_channels, config.image_size, config.image_size)
-    if tuple(dataset.image_shape) != expected:
-        raise DataError(
-            f"dataset {dataset.name!r} has images of shape {tuple(dataset.image_shape)}, but "
-            f"the configuration expects {expected}; check --image-size"
-        )
 
 
 class Trainer:
@@ -114,16 +68,20 @@ class Trainer:
         self.run = RunDir(Path(out))
         self.run.check_start(config, resume)
         self.config = config
-        self.device = resolve_device(device)
+        self.device = run_device(device)
         self.batched = use_batched_path(path, self.device)
         self.use_cuda_graph = use_cuda_graph(cuda_graph, self.device)
         self._graphed: GraphedMetaGradient | None = None  # captured at the first step
         self.progress = progress
+        if data_root is None and resume:
+            data_root = self.run.read_data_root()  # the data the run started with
         # Load and check the data before writing anything, so a failure leaves no half run.
         self.dataset = dataset or load_config_dataset(config, data_root, progress)
-        _check_image_shape(self.config, self.dataset)
-        self.samplers = samplers(self.config, self.dataset, self.device)
+        check_image_shape(self.config, self.dataset)
+        self.samplers = samplers(self.config, self.dataset, self.device, ("train", "val"))
         self.run.write_config(config)
+        if data_root is not None and dataset is None:
+            self.run.write_data_root(data_root)
         self.learner = build_learner(self.config)
         params = self.learner.init_params(self.config.seed)
         self.params: Params = {
@@ -370,18 +328,10 @@ class Trainer:
         return TrainResult(self.run.path, self.iteration, best, last_val)
 
 
-def train(
-    config: TrainConfig,
-    out: str | Path,
-    resume: bool = False,
-    data_root: str | Path | None = None,
-    device: str | None = "auto",
-    progress: bool = True,
-    dataset: FewShotDataset | None = None,
-    path: str = "auto",
-    cuda_graph: str = "auto",
-) -> TrainResult:
-    """Meta-train ``config`` into run directory ``out`` (see ``Trainer``).
+def train(config: TrainConfig, out: str | Path, **options: Any) -> TrainResult:
+    """Meta-train ``config`` into run directory ``out``; ``options`` are ``Trainer``'s
+    (``resume``, ``data_root``, ``device``, ``progress``, ``dataset``, ``path``,
+    ``cuda_graph``).
 
     ``path`` chooses how a meta-batch is computed (``sequential``, ``batched`` or ``auto``,
     see ``cxgrad.device.use_batched_path``); it changes speed, not the maths, but float
@@ -389,15 +339,4 @@ def train(
     ``cuda_graph`` (``auto``, ``on``, ``off``) chooses whether the step is replayed as a
     CUDA graph (see ``cxgrad.cuda_graph.use_cuda_graph``).
     """
-    trainer = Trainer(
-        config,
-        out,
-        resume=resume,
-        data_root=data_root,
-        device=device,
-        progress=progress,
-        dataset=dataset,
-        path=path,
-        cuda_graph=cuda_graph,
-    )
-    return trainer.train()
+    return Trainer(config, out, **options).train()

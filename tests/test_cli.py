@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cxgrad.cli import main
+from cxgrad.cli import build_parser, main
 
 SMALL = [
     "--ways",
@@ -253,3 +253,76 @@ def test_console_script_help():
         "--context-scheme",
     ):
         assert option in out
+    # every option of a run shows its real default, none "None"
+    assert "(default: None)" not in out
+    for default in ("(default: 0.01)", "(default: cxgrad)", "(default: 2000)"):
+        assert default in out
+
+
+def test_every_run_option_has_one_flag():
+    from dataclasses import fields
+
+    from cxgrad.config import TrainConfig
+    from cxgrad.options import flag
+
+    parser = build_parser()
+    train_parser = parser._subparsers._group_actions[0].choices["train"]
+    dests = [a.dest for a in train_parser._actions]
+    for field in fields(TrainConfig):
+        assert dests.count(field.name) == 1, field.name
+        assert flag(field) in train_parser._option_string_actions
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--inner-steps-eval", "10"], "--inner-steps-eval: run has 1, you asked for 10"),
+        (["--preset", "synthetic-demo"], "--preset cannot be combined with --resume"),
+    ],
+)
+def test_resume_refuses_options_that_would_change_the_run(tmp_path, capsys, extra, message):
+    run = tmp_path / "run"
+    run_cli(capsys, "train", "--dataset", "synthetic", "--iterations", 2, "--out", run, *SMALL)
+    code, _, err = run_cli(capsys, "train", "--out", run, "--resume", *extra, "--no-progress")
+    assert code == 2 and message in err
+
+
+def test_the_data_root_of_a_run_is_the_default_of_evaluate(tmp_path, capsys, monkeypatch):
+    import cxgrad.evaluate_run
+
+    run, data = tmp_path / "run", tmp_path / "my data"
+    args = ["--dataset", "synthetic", "--iterations", 2, "--data-root", data]
+    code, out, _ = run_cli(capsys, "train", *args, "--out", run, *SMALL)
+    assert code == 0 and f"cxgrad evaluate --run {run} --data-root '{data}'" in out
+    roots = []
+    load = cxgrad.evaluate_run.load_config_dataset
+
+    def recording(config, data_root, progress):
+        roots.append(data_root)
+        return load(config, data_root, progress)
+
+    monkeypatch.setattr(cxgrad.evaluate_run, "load_config_dataset", recording)
+    assert run_cli(capsys, "evaluate", "--run", run, "--tasks", 2, "--no-progress")[0] == 0
+    other = tmp_path / "other"
+    run_cli(capsys, "evaluate", "--run", run, "--tasks", 2, "--data-root", other, "--no-progress")
+    assert [str(r) for r in roots] == [str(data), str(other)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["--device", "cuda:3"], "--device cuda:3: this machine has 2 CUDA device(s)"),
+    ],
+)
+def test_bad_seed_or_device_fails_before_the_run_folder_is_written(
+    tmp_path, capsys, monkeypatch, args, message
+):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "--dataset", "synthetic", *args, "--out", run, *SMALL)
+    assert code == 2 and message in err
+    assert not run.exists()

@@ -235,9 +235,9 @@ def test_run_directory_with_another_run_is_refused(tmp_path, glyphs):
     train(tiny_config(iterations=2), run, dataset=glyphs, progress=False)
     with pytest.raises(ConfigError, match="already holds a run with this configuration"):
         train(tiny_config(iterations=2), run, dataset=glyphs, progress=False)
-    with pytest.raises(ConfigError, match=r"already holds a different run:\n  method"):
+    with pytest.raises(ConfigError, match=r"already holds a different run:\n  --method"):
         train(tiny_config(method="maml", iterations=2), run, dataset=glyphs, progress=False)
-    with pytest.raises(ConfigError, match="(?s)cannot resume .* inner_lr"):
+    with pytest.raises(ConfigError, match="(?s)cannot resume .* --inner-lr"):
         train(
             tiny_config(iterations=2, inner_lr=0.5),
             run,
@@ -333,3 +333,57 @@ def test_confidence_intervals():
     per_task, binomial = confidence_intervals([0.5, 1.0, 0.0, 0.5], predictions=40)
     assert per_task == pytest.approx(1.96 * (1 / 6) ** 0.5 / 2)
     assert binomial == pytest.approx(1.96 * (0.25 / 40) ** 0.5)
+
+
+# --------------------------------------------------------------------------- run setup
+def test_evaluation_samples_only_the_split_it_tests(tmp_path, glyphs, monkeypatch):
+    run = tmp_path / "run"
+    train(tiny_config(ways=5, iterations=2), run, dataset=glyphs, progress=False)
+    # A test set whose training split is too small for 5-way tasks still tests the run.
+    small_train = load_synthetic(num_classes=(2, 6, 6), images_per_class=8, image_size=16)
+    monkeypatch.setattr("cxgrad.evaluate_run.load_config_dataset", lambda *a, **k: small_train)
+    assert evaluate_run(run, tasks=2, progress=False).tasks == 2
+    with pytest.raises(DataError, match="5-way tasks need at least 5 classes"):
+        evaluate_run(run, tasks=2, split="train", progress=False)
+
+
+def test_image_size_and_channels_default_to_the_datasets_own():
+    mini = build_config(dataset="miniimagenet")
+    assert (mini.image_size, mini.model_config().in_channels) == (84, 3)
+    omniglot = build_config(dataset="omniglot")
+    assert (omniglot.image_size, omniglot.model_config().in_channels) == (28, 1)
+    assert build_config(dataset="miniimagenet", image_size=32).image_size == 32
+
+
+def test_omniglot_options_are_refused_for_other_datasets():
+    with pytest.raises(ConfigError, match="--split is an Omniglot option"):
+        tiny_config(split="maml")
+    with pytest.raises(ConfigError, match="--rotations is an Omniglot option"):
+        tiny_config(rotations=False)
+    assert build_config(dataset="omniglot", split="maml", rotations=False).rotations is False
+
+
+def test_negative_seeds_are_refused():
+    for name in ("seed", "task_seed"):
+        with pytest.raises(ConfigError, match=f"--{name.replace('_', '-')} must be >= 0"):
+            tiny_config(**{name: -1})
+
+
+def test_resuming_compares_every_option_but_iterations(tmp_path, glyphs):
+    run = tmp_path / "run"
+    train(tiny_config(iterations=2), run, dataset=glyphs, progress=False)
+    with pytest.raises(ConfigError, match="--inner-steps-eval: run has 2, you asked for 10"):
+        train(tiny_config(inner_steps_eval=10), run, resume=True, dataset=glyphs, progress=False)
+    result = train(tiny_config(iterations=4), run, resume=True, dataset=glyphs, progress=False)
+    assert result.iterations == 4
+
+
+def test_the_learner_takes_the_inner_loop_options_of_the_run():
+    from dataclasses import fields
+
+    from cxgrad.meta.config import MetaConfig
+
+    config = tiny_config(inner_lr=0.3, context_scheme="step-wise", first_order=True)
+    meta = config.meta_config()
+    assert type(meta) is MetaConfig
+    assert all(getattr(meta, f.name) == getattr(config, f.name) for f in fields(MetaConfig))

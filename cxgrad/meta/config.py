@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cxgrad.errors import ConfigError
+from cxgrad.options import check_minimums, option
 
 METHODS = ("maml", "anil", "boil", "cxgrad", "igs")
 # Methods that may learn their inner step sizes (MAML++'s LSLR); CxGrad and IGS scale
@@ -30,16 +31,41 @@ class MetaConfig:
       tensor and inner step, initialized at ``inner_lr`` (MAML, ANIL and BOIL).
     """
 
-    method: str = "maml"
-    inner_steps_train: int = 5
-    inner_steps_eval: int = 5
-    inner_lr: float = 0.01
-    first_order: bool = False
-    context_dim: int = 100
-    context_hidden: int = 100
-    context_lr: float = 1.0
-    context_scheme: str = "task-wise"
-    learned_inner_lr: bool = False
+    method: str = option(
+        "maml",
+        "meta-learning method; igs is a control: IGS with a fixed gamma = 1 (each conv "
+        "weight reset to unit norm before every inner step), no context",
+        choices=METHODS,
+        architecture=True,
+    )
+    inner_steps_train: int = option(
+        5, "inner steps during meta-training", flag="--inner-steps", minimum=0
+    )
+    inner_steps_eval: int = option(5, "inner steps at validation and test time", minimum=0)
+    inner_lr: float = option(0.01, "alpha, inner-loop SGD learning rate")
+    first_order: bool = option(
+        False, "first-order meta-gradients (FOMAML); the paper uses second order"
+    )
+    context_dim: int = option(
+        100, "dimension of CxGrad's context parameters nu", minimum=1, architecture=True
+    )
+    context_hidden: int = option(100, "hidden width of g_phi", minimum=1, architecture=True)
+    context_lr: float = option(
+        1.0,
+        "beta, CxGrad's context learning rate; 0 freezes the context (nu = 0, so every task "
+        "gets gamma = g_phi(0), a meta-learned factor per layer)",
+    )
+    context_scheme: str = option(
+        "task-wise",
+        "CxGrad context updates: task-wise (paper) or step-wise (Table 3)",
+        choices=CONTEXT_SCHEMES,
+    )
+    learned_inner_lr: bool = option(
+        False,
+        "meta-learn one inner step size per adapted tensor and inner step, starting at "
+        "--inner-lr (MAML++'s LSLR; for maml, anil and boil)",
+        architecture=True,
+    )
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -49,9 +75,7 @@ class MetaConfig:
                 f"unknown context scheme {self.context_scheme!r}; choose one of "
                 f"{', '.join(CONTEXT_SCHEMES)}"
             )
-        for name in ("inner_steps_train", "inner_steps_eval"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_minimums(self, ConfigError)
         if self.learned_inner_lr and self.method not in LSLR_METHODS:
             raise ConfigError(
                 "learned inner step sizes (LSLR, --learned-inner-lr) are offered for "
@@ -59,10 +83,10 @@ class MetaConfig:
                 "steps through the weight norm"
             )
         if self.learned_inner_lr and self.inner_steps_train < 1:
-            raise ConfigError("learned inner step sizes need inner_steps_train >= 1")
+            raise ConfigError(
+                "learned inner step sizes need inner_steps_train >= 1 (--inner-steps 1 or more)"
+            )
         if not self.context_lr >= 0:
             raise ConfigError(
                 f"context_lr (beta) must be >= 0 (0 freezes the context), got {self.context_lr}"
             )
-        if self.context_dim < 1 or self.context_hidden < 1:
-            raise ConfigError("context_dim and context_hidden must be >= 1")
