@@ -21,7 +21,7 @@ def default_data_root() -> Path:
 
 
 def resolve_data_root(arg: str | os.PathLike[str] | None = None) -> Path:
-    """The data root: ``arg`` if given, else ``$CXGRAD_DATA_ROOT``, else :func:`default_data_root`.
+    """The data root: ``arg`` if given, else ``$CXGRAD_DATA_ROOT``, else ``default_data_root()``.
 
     ``~`` is expanded and the result made absolute, so that messages show a usable path.
     Empty strings count as unset (an exported but empty variable is a common shell accident).
