@@ -7,9 +7,13 @@ import torch
 import torch.nn.functional as F
 from helpers import NO_EPS, double_params, tiny_learner, tiny_model, tiny_task
 
+from cxgrad.data import load_synthetic
+from cxgrad.data.episodes import EpisodeSampler
 from cxgrad.errors import ConfigError
-from cxgrad.meta import InnerTrace, MetaConfig, gphi, implicit_gradient_scaling
-from cxgrad.models import conv4_forward
+from cxgrad.evaluate import evaluate
+from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner, gphi, implicit_gradient_scaling
+from cxgrad.models import Conv4Config, ResNet12Config, conv4_forward
+from cxgrad.models.backbone import Backbone
 
 CONVS = [f"conv{i}.weight" for i in range(1, 5)]
 
@@ -249,6 +253,14 @@ def test_cxgrad_meta_gradient_matches_finite_differences():
     grads = torch.autograd.grad(real, [leaves[k] for k in sorted(params)])
     by_name = dict(zip(sorted(params), grads, strict=True))
     assert all(float(by_name[k].abs().sum()) > 0 for k in by_name if k.startswith("gphi"))
+    # ... and the real path's meta-gradient is the gradient of that function, tensor by tensor
+    # (its value alone would not show that the warm-up's nu carries no graph).
+    fixed_leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+    reference = torch.autograd.grad(
+        loss_with_fixed_nu(fixed_leaves), [fixed_leaves[k] for k in sorted(params)]
+    )
+    for name, expected in zip(sorted(params), reference, strict=True):
+        torch.testing.assert_close(by_name[name], expected, rtol=1e-10, atol=1e-12)
 
 
 def _warm_up_nu(learner, params, x_s, y_s):
@@ -311,3 +323,82 @@ def test_bad_method_and_scheme_are_refused():
         MetaConfig(method="reptile")
     with pytest.raises(ConfigError, match="context scheme"):
         MetaConfig(method="cxgrad", context_scheme="layer-wise")
+
+
+# --------------------------------------------------------------------------- eval steps
+@pytest.fixture(params=["maml", "cxgrad"])
+def uneven_steps_learner(request):
+    """Evaluation adapts for more steps (3) than training (1), as the paper's 5 vs 10."""
+    return tiny_learner(request.param, inner_steps_train=1, inner_steps_eval=3)
+
+
+def record_adapt_steps(learner) -> list[int]:
+    """Wrap ``learner.adapt`` (on this instance) to record the step count of every call."""
+    steps, real = [], learner.adapt
+
+    def recording(params, x_s, y_s, n, *args, **kwargs):
+        steps.append(n)
+        return real(params, x_s, y_s, n, *args, **kwargs)
+
+    learner.adapt = recording
+    return steps
+
+
+def test_evaluation_adapts_for_the_eval_steps_and_training_for_the_train_steps(
+    uneven_steps_learner,
+):
+    learner = uneven_steps_learner
+    params = double_params(learner)
+    x_s, y_s, x_q, y_q = tiny_task()
+    three = learner.forward(learner.adapt(params, x_s, y_s, 3, first_order=True), x_q)
+    one = learner.forward(learner.adapt(params, x_s, y_s, 1, first_order=True), x_q)
+    assert not torch.allclose(three, one)
+    torch.testing.assert_close(learner.predict(params, x_s, y_s, x_q), three, rtol=0, atol=0)
+    steps = record_adapt_steps(learner)
+    learner.task_loss(params, x_s, y_s, x_q, y_q, training=True)
+    learner.task_loss(params, x_s, y_s, x_q, y_q, training=False)
+    assert steps == [1, 3]
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["sequential", "batched"])
+def test_evaluate_adapts_every_task_for_the_eval_steps(uneven_steps_learner, batched):
+    learner = uneven_steps_learner
+    glyphs = load_synthetic(num_classes=(6, 4, 4), images_per_class=6, image_size=16)
+    sampler = EpisodeSampler(glyphs.split("val"), ways=3, shots=1, queries=2, seed=0)
+    steps = record_adapt_steps(learner)
+    evaluate(learner, [learner.init_params(0)], sampler, tasks=3, progress=False, batched=batched)
+    assert steps and set(steps) == {3}
+
+
+# --------------------------------------------------------------------------- seams
+class NoFoldConv4(Conv4Config):
+    """Conv4 that has ``forward_tasks`` but says it does not fold tasks."""
+
+    folds_tasks = False
+
+
+def test_backbones_declare_whether_they_fold_tasks():
+    """The learner folds tasks when the backbone says so (``folds_tasks``), not when it
+    happens to have a ``forward_tasks`` attribute."""
+    conv4, resnet = Conv4Config(ways=3, image_size=16, filters=4), ResNet12Config(ways=3)
+    assert isinstance(conv4, Backbone) and isinstance(resnet, Backbone)
+    meta = MetaConfig(method="maml")
+    assert MetaLearner(conv4, meta).folds_tasks
+    assert not MetaLearner(resnet, meta).folds_tasks
+    assert not MetaLearner(NoFoldConv4(ways=3, image_size=16, filters=4), meta).folds_tasks
+    with pytest.raises(NotImplementedError, match="vmap"):
+        resnet.forward_tasks(resnet.init(), torch.zeros(2, 3, 3, 84, 84))
+
+
+def test_support_loss_is_the_inner_objective():
+    """``support_loss`` (public: the landscape analysis differentiates it) is the mean
+    support cross-entropy of the adapted tensors with the frozen rest."""
+    learner = tiny_learner("maml")
+    params = double_params(learner)
+    x_s, y_s, _, _ = tiny_task()
+    adapted = {k: v for k, v in params.items() if k in learner.adapted_names}
+    frozen = {k: v for k, v in params.items() if k not in adapted}
+    loss, detached = learner.support_loss(adapted, frozen, x_s, y_s)
+    expected = F.cross_entropy(conv4_forward(params, x_s, learner.model), y_s)
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=0)
+    assert not detached.requires_grad

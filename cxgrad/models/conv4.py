@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,8 @@ class Conv4Config:
     activation: str = "leaky_relu"
     bn_eps: float = 1e-5
     layers: int = 4
+    # B tasks run as grouped convolutions (forward_tasks); not a field of the configuration.
+    folds_tasks: ClassVar[bool] = True
 
     @property
     def feature_size(self) -> int:

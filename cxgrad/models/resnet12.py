@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +37,8 @@ class ResNet12Config:
     activation: str = "leaky_relu"
     bn_eps: float = 1e-5
     blocks: int = 4
+    # No grouped-convolution forward: the learner batches ResNet-12 with torch.func.vmap.
+    folds_tasks: ClassVar[bool] = False
 
     @property
     def widths(self) -> list[int]:
@@ -115,6 +118,12 @@ class ResNet12Config:
             h = self._block(params, h, b)
             feats.append(h)
         return feats
+
+    def forward_tasks(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(
+            "ResNet12Config does not fold tasks (folds_tasks is False); MetaLearner batches "
+            "it with torch.func.vmap instead"
+        )
 
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
         h = self.features(params, x)[-1]
