@@ -43,15 +43,45 @@
 # Maths: the chain rule, mean and variance, vector norms. PyTorch: `torch.autograd.grad`.
 
 # %% tags=["remove-cell"]
-# Colab: install cxgrad on first use (Omniglot is then downloaded by the loader itself).
+# Colab: install the cxgrad release this book was written for, and say where the notebook
+# runs. A checkout, not a plain pip install: chapters 6, 7 and 10 also read the results of
+# record in its results/ folder. (Omniglot and Fashion-MNIST are downloaded by the loaders.)
+# Written by scripts/make_colab_notebooks.py from _config.yml and pyproject.toml.
 import importlib.util
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("cxgrad") is None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/cxgrad/cxgrad"],
-        check=True,
+CXGRAD_REPOSITORY = "https://github.com/cxgrad/cxgrad"
+CXGRAD_REF = "v0.2.0"
+CXGRAD_DIR = "/content/cxgrad"
+# True: keep trained models (CXGRAD_RUNS) on Google Drive, so a new Colab VM need not retrain.
+RUNS_ON_DRIVE = False
+
+if "google.colab" in sys.modules:
+    if importlib.util.find_spec("cxgrad") is None:
+        if not os.path.isdir(CXGRAD_DIR):
+            print(f"Installing cxgrad {CXGRAD_REF} from {CXGRAD_REPOSITORY} in {CXGRAD_DIR}")
+            clone = ["git", "clone", "-q", "--depth", "1", "--branch", CXGRAD_REF]
+            subprocess.run([*clone, CXGRAD_REPOSITORY, CXGRAD_DIR], check=True)
+            pip = [sys.executable, "-m", "pip", "install", "-q", "-e", CXGRAD_DIR]
+            subprocess.run(pip, check=True)
+        sys.path.insert(0, CXGRAD_DIR)  # an editable install is seen by new kernels only
+    if RUNS_ON_DRIVE:
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+        os.environ["CXGRAD_RUNS"] = "/content/drive/MyDrive/cxgrad/runs"
+        print(f"Trained models are kept in {os.environ['CXGRAD_RUNS']}")
+
+import torch
+
+if torch.cuda.is_available():
+    print(f"Running on a GPU: {torch.cuda.get_device_name(0)}")
+else:
+    print(
+        "Running on the CPU. In Colab, choose Runtime > Change runtime type > GPU "
+        "(T4 is enough) and run the notebook again to train faster."
     )
 
 # %% tags=["parameters"]

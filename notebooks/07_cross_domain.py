@@ -22,7 +22,7 @@
 # tested on birds (CUB) and on CIFAR-FS (Table 2 of {cite}`lee2022cxgrad`), and argues
 # that this is where changing the representation in the inner loop matters most.
 #
-# We do the CPU-sized version: meta-train on Omniglot (reusing chapter 6's runs), and test
+# We do the CPU-sized version: meta-train on Omniglot (chapter 6's configurations), and test
 # on 5-way 1-shot tasks from Fashion-MNIST {cite}`xiao2017fashion`, photographs of
 # clothing in the same 28x28 grayscale format. Same input shape, very different images.
 # Fashion-MNIST has only 10 classes, far too few to meta-train on (every 5-way task would
@@ -45,15 +45,45 @@
 # (episodes). No new maths.
 
 # %% tags=["remove-cell"]
-# Colab: install cxgrad on first use (Omniglot is then downloaded by the loader itself).
+# Colab: install the cxgrad release this book was written for, and say where the notebook
+# runs. A checkout, not a plain pip install: chapters 6, 7 and 10 also read the results of
+# record in its results/ folder. (Omniglot and Fashion-MNIST are downloaded by the loaders.)
+# Written by scripts/make_colab_notebooks.py from _config.yml and pyproject.toml.
 import importlib.util
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("cxgrad") is None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/cxgrad/cxgrad"],
-        check=True,
+CXGRAD_REPOSITORY = "https://github.com/cxgrad/cxgrad"
+CXGRAD_REF = "v0.2.0"
+CXGRAD_DIR = "/content/cxgrad"
+# True: keep trained models (CXGRAD_RUNS) on Google Drive, so a new Colab VM need not retrain.
+RUNS_ON_DRIVE = False
+
+if "google.colab" in sys.modules:
+    if importlib.util.find_spec("cxgrad") is None:
+        if not os.path.isdir(CXGRAD_DIR):
+            print(f"Installing cxgrad {CXGRAD_REF} from {CXGRAD_REPOSITORY} in {CXGRAD_DIR}")
+            clone = ["git", "clone", "-q", "--depth", "1", "--branch", CXGRAD_REF]
+            subprocess.run([*clone, CXGRAD_REPOSITORY, CXGRAD_DIR], check=True)
+            pip = [sys.executable, "-m", "pip", "install", "-q", "-e", CXGRAD_DIR]
+            subprocess.run(pip, check=True)
+        sys.path.insert(0, CXGRAD_DIR)  # an editable install is seen by new kernels only
+    if RUNS_ON_DRIVE:
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+        os.environ["CXGRAD_RUNS"] = "/content/drive/MyDrive/cxgrad/runs"
+        print(f"Trained models are kept in {os.environ['CXGRAD_RUNS']}")
+
+import torch
+
+if torch.cuda.is_available():
+    print(f"Running on a GPU: {torch.cuda.get_device_name(0)}")
+else:
+    print(
+        "Running on the CPU. In Colab, choose Runtime > Change runtime type > GPU "
+        "(T4 is enough) and run the notebook again to train faster."
     )
 
 # %% tags=["parameters"]
@@ -75,9 +105,12 @@ RESULTS = None  # the results of record; None: the repository's results/omniglot
 # With `LARGE_SIZE = True` the next cell uses chapter 6's larger sizes (3,000 iterations,
 # 64 filters, 600 test tasks per domain); run chapter 6 with the same setting first, or
 # this chapter trains the models itself (hours on a CPU; measure your GPU's time per
-# iteration with `benchmarks/throughput.py`). At the default sizes the models come from
-# chapter 6's cache and this chapter only evaluates, which takes a minute or two on a
-# 2-core CPU.
+# iteration with `benchmarks/throughput.py`). At the default sizes this chapter needs
+# chapter 6's models. Where chapter 6 has run with the same parameters (same machine, same
+# `$CXGRAD_RUNS`) they come from its cache and this chapter only evaluates, which takes a
+# minute or two on a 2-core CPU; on a fresh machine, a new Colab VM for instance, the next
+# cells train them first, one to two minutes per method on a 2-core CPU. (In Colab,
+# `RUNS_ON_DRIVE = True` in the first cell keeps trained models on Google Drive.)
 
 # %%
 if LARGE_SIZE:
@@ -186,12 +219,12 @@ show_task(fashion_tasks, 1, "Fashion-MNIST test task 1")
 # %% [markdown]
 # ## The meta-trained models
 #
-# The models are chapter 6's: `trained_run` with the same configurations returns the
-# cached run directories (and trains them only if chapter 6 has not been run with these
-# parameters). From each run we take the checkpoint with the best validation accuracy on
-# *Omniglot* validation alphabets: the target domain must play no part in choosing the
-# model, otherwise the test would leak into training. Loading a checkpoint by hand takes
-# four library calls, listed here because chapter 8 uses them too.
+# The models are chapter 6's configurations: `trained_run` returns the cached run
+# directory when chapter 6 has trained the same configuration, and otherwise trains it
+# here, so the chapter also runs on its own. From each run we take the checkpoint with the
+# best validation accuracy on *Omniglot* validation alphabets: the target domain must play
+# no part in choosing the model, otherwise the test would leak into training. Loading a
+# checkpoint by hand takes four library calls, listed here because chapter 8 uses them too.
 
 # %%
 models, runs = {}, {}

@@ -49,15 +49,45 @@
 # inner products; the idea of t-SNE.
 
 # %% tags=["remove-cell"]
-# Colab: install cxgrad on first use (Omniglot is then downloaded by the loader itself).
+# Colab: install the cxgrad release this book was written for, and say where the notebook
+# runs. A checkout, not a plain pip install: chapters 6, 7 and 10 also read the results of
+# record in its results/ folder. (Omniglot and Fashion-MNIST are downloaded by the loaders.)
+# Written by scripts/make_colab_notebooks.py from _config.yml and pyproject.toml.
 import importlib.util
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("cxgrad") is None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/cxgrad/cxgrad"],
-        check=True,
+CXGRAD_REPOSITORY = "https://github.com/cxgrad/cxgrad"
+CXGRAD_REF = "v0.2.0"
+CXGRAD_DIR = "/content/cxgrad"
+# True: keep trained models (CXGRAD_RUNS) on Google Drive, so a new Colab VM need not retrain.
+RUNS_ON_DRIVE = False
+
+if "google.colab" in sys.modules:
+    if importlib.util.find_spec("cxgrad") is None:
+        if not os.path.isdir(CXGRAD_DIR):
+            print(f"Installing cxgrad {CXGRAD_REF} from {CXGRAD_REPOSITORY} in {CXGRAD_DIR}")
+            clone = ["git", "clone", "-q", "--depth", "1", "--branch", CXGRAD_REF]
+            subprocess.run([*clone, CXGRAD_REPOSITORY, CXGRAD_DIR], check=True)
+            pip = [sys.executable, "-m", "pip", "install", "-q", "-e", CXGRAD_DIR]
+            subprocess.run(pip, check=True)
+        sys.path.insert(0, CXGRAD_DIR)  # an editable install is seen by new kernels only
+    if RUNS_ON_DRIVE:
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+        os.environ["CXGRAD_RUNS"] = "/content/drive/MyDrive/cxgrad/runs"
+        print(f"Trained models are kept in {os.environ['CXGRAD_RUNS']}")
+
+import torch
+
+if torch.cuda.is_available():
+    print(f"Running on a GPU: {torch.cuda.get_device_name(0)}")
+else:
+    print(
+        "Running on the CPU. In Colab, choose Runtime > Change runtime type > GPU "
+        "(T4 is enough) and run the notebook again to train faster."
     )
 
 # %% tags=["parameters"]
@@ -78,8 +108,12 @@ FINDINGS = "assert"  # "report" at other sizes, "skip" in CI (cxgrad.findings)
 # With `LARGE_SIZE = True` the next cell uses chapter 6's larger models (3,000 iterations,
 # 64 filters; run chapter 6 with the same setting first, or this chapter trains them, which
 # takes hours on a CPU) and averages the CKA over 200 test tasks. At the default sizes the
-# models come from chapter 6's cache and the analyses take a minute or two on a 2-core CPU,
-# most of it in the CKA of the first conv block, whose features are the largest.
+# models come from chapter 6's cache where chapter 6 has run with the same parameters
+# (same machine, same `$CXGRAD_RUNS`); on a fresh machine, a new Colab VM for instance, the
+# next cells train them first, one to two minutes per method on a 2-core CPU. (In Colab,
+# `RUNS_ON_DRIVE = True` in the first cell keeps trained models on Google Drive.) The
+# analyses then take a minute or two on a 2-core CPU, most of it in the CKA of the first
+# conv block, whose features are the largest.
 
 # %%
 if LARGE_SIZE:
@@ -226,9 +260,9 @@ for layer, name, gamma in zip(LAYERS, learner.scaled_names, trace.gammas[0], str
 #
 # ## The meta-trained models
 #
-# Chapter 6's runs for MAML, BOIL and CxGrad (the cache returns them; they are trained
-# here only if chapter 6 has not run with the same parameters), each at its best
-# validation checkpoint.
+# Chapter 6's configurations for MAML, BOIL and CxGrad (`trained_run` returns chapter 6's
+# runs from the cache, or trains them here on a machine where chapter 6 has not run with
+# the same parameters), each at its best validation checkpoint.
 
 # %%
 models = {}

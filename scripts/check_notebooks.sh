@@ -7,6 +7,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# the notebooks executed here are generated from the .py chapters; stale ones fail first
+.venv/bin/python scripts/make_colab_notebooks.py --check
 mkdir -p _build/papermill
 for notebook in notebooks/[0-9]*.ipynb; do
   stem="$(basename "$notebook" .ipynb)"

@@ -2,8 +2,9 @@
 
 Each chapter runs with its small CI parameters (papermill); the result is kept with the
 text outputs of the cells marked ``# NBVAL_CHECK_OUTPUT`` only (nbval compares nothing
-else, and figures would bloat the repository). Run after an intended change of behaviour,
-review the diff of tests/nbval/, and commit it.
+else, and figures would bloat the repository). Run after an intended change of behaviour
+(after scripts/make_colab_notebooks.py: stale notebooks are refused), review the diff of
+tests/nbval/, and commit it.
 
     .venv/bin/python scripts/refresh_nbval.py [CHAPTER_STEM ...]
 """
@@ -17,8 +18,28 @@ import nbformat
 import papermill
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_colab_notebooks import expected_files  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def require_current_notebooks(stems: list[str], repo: Path = REPO) -> None:
+    """The references are executed from notebooks/*.ipynb, which are generated from the .py
+    chapters: a stale notebook would give references of code the chapter no longer has."""
+    expected = expected_files(repo)
+    stale = [
+        stem
+        for stem in stems
+        for path in (repo / "notebooks" / f"{stem}.py", repo / "notebooks" / f"{stem}.ipynb")
+        if not path.exists() or path.read_text() != expected.get(path)
+    ]
+    if stale:
+        raise SystemExit(
+            f"notebooks of {sorted(set(stale))} are stale: run "
+            ".venv/bin/python scripts/make_colab_notebooks.py first"
+        )
 
 
 def keep_checked_text(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -60,5 +81,6 @@ def refresh(stem: str) -> None:
 
 if __name__ == "__main__":
     stems = sys.argv[1:] or sorted(p.stem for p in (REPO / "notebooks").glob("[0-9]*.ipynb"))
+    require_current_notebooks(stems)
     for stem in stems:
         refresh(stem)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "throughput.py"
+SHELL_SCRIPTS = sorted([*REPO.glob("benchmarks/*.sh"), *REPO.glob("scripts/*.sh")])
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +60,56 @@ def test_measure_reports_one_configuration(throughput) -> None:
 def test_cpu_tensor_peak_refuses_a_step_with_no_allocation_events(throughput) -> None:
     with pytest.raises(RuntimeError, match="recorded no allocation events"):
         throughput.cpu_tensor_peak(lambda: None)
+
+
+def test_the_gpu_scripts_are_among_the_shell_scripts() -> None:
+    names = {path.name for path in SHELL_SCRIPTS}
+    assert {"gpu_benchmarks.sh", "gpu_chapters.sh", "setup.sh"} <= names
+
+
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda path: path.name)
+def test_shell_script_parses(script: Path) -> None:
+    """``bash -n``: scripts meant for a GPU machine cannot be run here, but can be read."""
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, f"{script.relative_to(REPO)}: {result.stderr}"
+
+
+def run_chapters_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(REPO / "benchmarks" / "gpu_chapters.sh"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": "python-of-the-gpu", **env},
+    )
+
+
+def test_gpu_chapters_plan_every_chapter_at_both_sizes(tmp_path: Path) -> None:
+    result = run_chapters_script(tmp_path, DRY_RUN="1")
+    assert result.returncode == 0, result.stderr
+    planned = re.findall(r"^(default|large) (\S+): (.*)$", result.stdout, flags=re.M)
+    chapters = sorted(path.stem for path in (REPO / "notebooks").glob("[0-9]*.ipynb"))
+    large = [
+        stem
+        for stem in chapters
+        if re.search(r"^LARGE_SIZE = ", (REPO / "notebooks" / f"{stem}.py").read_text(), re.M)
+    ]
+    assert [stem for size, stem, _ in planned if size == "default"] == chapters
+    assert [stem for size, stem, _ in planned if size == "large"] == large
+    assert len(large) >= 8  # chapters 2-9 have a larger size
+    for size, stem, command in planned:
+        assert command.startswith("python-of-the-gpu -m papermill")
+        assert f"notebooks/{stem}.ipynb {tmp_path}/out/{size}/{stem}.ipynb" in command
+        assert ("-p LARGE_SIZE True" in command) == (size == "large")
+    findings = dict(((size, stem), command) for size, stem, command in planned)
+    assert "-p FINDINGS report" in findings[("default", "03_gradient_norms")]
+    assert "FINDINGS" not in findings[("default", "01_episodes")]  # it declares none
+    assert not (tmp_path / "out").exists()
+
+
+def test_gpu_chapters_refuses_unknown_chapters_and_sizes(tmp_path: Path) -> None:
+    result = run_chapters_script(tmp_path, DRY_RUN="1", CHAPTERS="11_missing")
+    assert result.returncode == 2 and "no chapter '11_missing'" in result.stderr
+    result = run_chapters_script(tmp_path, DRY_RUN="1", SIZES="huge")
+    assert result.returncode == 2 and "unknown size 'huge'" in result.stderr
+    one = run_chapters_script(tmp_path, DRY_RUN="1", CHAPTERS="04_batchnorm_invariance")
+    assert one.stdout.count("04_batchnorm_invariance:") == 2 and one.stdout.count("\n") == 2

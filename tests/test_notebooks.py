@@ -1,15 +1,25 @@
-"""The book's chapters: paired files in sync, parameters for CI, references for nbval."""
+"""The book's chapters: generated Colab notebooks and bootstrap, CI parameters, nbval references."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import make_colab_notebooks  # noqa: E402
+import myst_to_markdown  # noqa: E402
+
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))
 INJECTED = "injected-parameters"
 
@@ -26,21 +36,143 @@ def test_there_are_chapters():
     assert len(CHAPTERS) >= 1
 
 
+@pytest.fixture(scope="module")
+def expected() -> dict[Path, str]:
+    return make_colab_notebooks.expected_files(REPO)
+
+
+@pytest.fixture(scope="module")
+def settings() -> make_colab_notebooks.Settings:
+    return make_colab_notebooks.read_settings(REPO)
+
+
+def _regenerate(path: Path) -> str:
+    return (
+        f"{path.relative_to(REPO)} is stale: run "
+        ".venv/bin/python scripts/make_colab_notebooks.py and commit the result"
+    )
+
+
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
-def test_py_and_ipynb_are_in_sync(source):
-    paired = source.with_suffix(".ipynb")
-    assert paired.exists(), f"{paired.name} is missing: run jupytext --sync {source.name}"
-    text = jupytext.read(source)
-    notebook = nbformat.read(paired, as_version=4)
-    assert [(c.cell_type, c.source) for c in text.cells] == [
-        (c.cell_type, c.source) for c in notebook.cells
-    ], f"{paired.name} differs from {source.name}: run jupytext --to ipynb {source.name}"
-    assert [c.metadata.get("tags", []) for c in text.cells] == [
-        c.metadata.get("tags", []) for c in notebook.cells
-    ]
+def test_colab_notebook_is_generated_from_the_chapter(source, expected):
+    notebook = source.with_suffix(".ipynb")
+    assert notebook.exists(), _regenerate(notebook)
+    assert notebook.read_text() == expected[notebook], _regenerate(notebook)
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_bootstrap_cell_of_the_source_is_generated(source, expected):
+    assert source.read_text() == expected[source], _regenerate(source)
+
+
+def test_readme_table_of_chapters_is_generated(expected):
+    readme = REPO / "README.md"
+    assert readme.read_text() == expected[readme], _regenerate(readme)
+    for source in CHAPTERS:  # one Colab badge per chapter
+        assert f"/blob/main/notebooks/{source.stem}.ipynb)" in readme.read_text()
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_colab_notebook_has_the_chapters_code_cells_and_no_outputs(source):
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    chapter = jupytext.read(source)
+    assert [
+        (c.source, c.metadata.get("tags", [])) for c in chapter.cells if c.cell_type == "code"
+    ] == [(c.source, c.metadata.get("tags", [])) for c in notebook.cells if c.cell_type == "code"]
     for cell in notebook.cells:  # committed for Colab without outputs
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, paired.name
+            assert cell.outputs == [] and cell.execution_count is None, notebook
+    assert "jupytext" not in notebook.metadata, "no pairing: the .ipynb is generated, not synced"
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_colab_notebook_has_no_myst(source):
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    left = myst_to_markdown.MYST_CONSTRUCTS.findall(markdown)
+    assert myst_to_markdown.count_myst(markdown) == 0, f"MyST left in {source.stem}: {left}"
+    chapter = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "markdown")
+    if "{cite}" in chapter:
+        assert "## References" in markdown
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_bootstrap_is_the_first_code_cell_and_precedes_the_parameters(source, settings):
+    cells = [c for c in jupytext.read(source).cells if c.cell_type == "code"]
+    assert "remove-cell" in cells[0].metadata.get("tags", [])
+    assert "parameters" in cells[1].metadata.get("tags", []), "papermill injects after it"
+    bootstrap = cells[0].source
+    assert f'CXGRAD_REPOSITORY = "{settings.repo_url}"' in bootstrap
+    assert f'CXGRAD_REF = "v{settings.version}"' in bootstrap
+
+
+def test_bootstrap_outside_colab_installs_nothing_and_names_the_device(settings):
+    source = make_colab_notebooks.bootstrap_source(settings)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "bootstrap", "exec"), {"__name__": "bootstrap"})
+    printed = out.getvalue()
+    assert "Installing" not in printed
+    if torch.cuda.is_available():
+        assert printed.startswith("Running on a GPU")
+    else:
+        assert "Running on the CPU" in printed
+        assert "Runtime > Change runtime type > GPU" in printed
+
+
+def test_bootstrap_pins_the_version_of_pyproject(tmp_path):
+    (tmp_path / "_config.yml").write_text((REPO / "_config.yml").read_text())
+    pyproject = (REPO / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(
+        re.sub(r'(?m)^version = ".*"$', 'version = "9.8.7"', pyproject, count=1)
+    )
+    settings = make_colab_notebooks.read_settings(tmp_path)
+    assert 'CXGRAD_REF = "v9.8.7"' in make_colab_notebooks.bootstrap_source(settings)
+
+
+def test_settings_name_the_file_and_the_fix(tmp_path):
+    (tmp_path / "_config.yml").write_text("repository:\n  url: github.com/x\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nversion = "1.0.0"\n')
+    with pytest.raises(SystemExit, match=r"_config.yml: repository.url is 'github.com/x'"):
+        make_colab_notebooks.read_settings(tmp_path)
+
+
+def _tracked_text_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.decode()
+    paths = [REPO / name for name in listed.split("\0") if name]
+    return [p for p in paths if p.is_file() and p.suffix not in BINARY_SUFFIXES]
+
+
+BINARY_SUFFIXES = {".png", ".jpg", ".pt", ".zip", ".gz", ".npz", ".pdf", ".svg"}
+
+
+def test_repository_url_is_written_in_config_only(settings):
+    """Only _config.yml names the repository; generated files (the Colab notebooks and the
+    chapters' bootstrap cells, the nbval references, README's table) are written from it."""
+    owner, name = settings.owner_and_name.split("/")
+    pattern = re.compile(
+        rf"github\.com[/:]{owner}/{name}\b|{owner}\.github\.io/{name}\b"
+        rf"|colab\.research\.google\.com/github/{owner}/{name}\b",
+        re.IGNORECASE,
+    )
+    generated = {REPO / "_config.yml"}
+    generated |= set((REPO / "notebooks").glob("*.ipynb")) | set((REPO / "tests/nbval").glob("*"))
+    offenders = []
+    for path in _tracked_text_files() + [REPO / "README.md"] + CHAPTERS:
+        if path in generated:
+            continue
+        text = path.read_text(errors="replace")
+        if path == REPO / "README.md":
+            text = re.sub(r"<!-- chapters:start -->.*<!-- chapters:end -->", "", text, flags=re.S)
+        if path in CHAPTERS:
+            text = text.replace(make_colab_notebooks.bootstrap_source(settings), "")
+        offenders += [f"{path.relative_to(REPO)}: {m[0]}" for m in pattern.finditer(text)]
+    assert not offenders, (
+        "the repository's URL is hard-coded; read repository.url / html.baseurl from "
+        f"_config.yml instead: {offenders}"
+    )
 
 
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
@@ -75,3 +207,21 @@ def test_nbval_reference_matches_the_chapter(source):
     assert code_cells(ref) == code_cells(jupytext.read(source)), (
         f"{reference.name} is stale: run .venv/bin/python scripts/refresh_nbval.py {source.stem}"
     )
+
+
+def test_refresh_nbval_refuses_a_stale_colab_notebook(tmp_path):
+    import refresh_nbval
+
+    for name in ("_config.yml", "pyproject.toml", "README.md"):
+        (tmp_path / name).write_text((REPO / name).read_text())
+    for folder, pattern in (("notebooks", "[0-9][0-9]_*.*"), ("book", "*")):
+        (tmp_path / folder).mkdir()
+        for path in (REPO / folder).glob(pattern):
+            if path.is_file():
+                (tmp_path / folder / path.name).write_text(path.read_text())
+    stem = CHAPTERS[0].stem
+    refresh_nbval.require_current_notebooks([stem], tmp_path)  # current: accepted
+    notebook = tmp_path / "notebooks" / f"{stem}.ipynb"
+    notebook.write_text(notebook.read_text().replace("Colab", "Kolab"))
+    with pytest.raises(SystemExit, match=rf"\['{stem}'\] are stale: run .*make_colab_notebooks"):
+        refresh_nbval.require_current_notebooks([stem], tmp_path)

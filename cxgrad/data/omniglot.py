@@ -137,11 +137,6 @@ class _PartImages:
 _CACHE: OrderedDict[tuple, _PartImages] = OrderedDict()
 
 
-def clear_cache() -> None:
-    """Forget the decoded images kept in this process (frees their memory)."""
-    _CACHE.clear()
-
-
 # ----------------------------------------------------------------------------- public API
 
 
