@@ -8,6 +8,8 @@ monkeypatched to match, so they take milliseconds.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
 import zipfile
 import zlib
@@ -22,12 +24,14 @@ from cxgrad.data import (
     DATASETS,
     ClassImages,
     EpisodeSampler,
+    FewShotDataset,
     check_dataset,
     load_dataset,
     load_omniglot,
     load_synthetic,
     resolve_data_root,
 )
+from cxgrad.data import fashion_mnist as fashion_module
 from cxgrad.data import omniglot as omniglot_module
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.data.registry import get_spec
@@ -171,6 +175,26 @@ def test_real_second_load_is_cached(
     check = check_dataset("omniglot", omniglot_root)
     assert check.ok, check.message
     assert "964 characters" in check.message and "659 characters" in check.message
+
+
+# sha256 of each split's uint8 images at 28x28. Training results of record and the book's
+# numbers depend on these exact pixels: a change of reader, decoder or order must not move one.
+REAL_IMAGE_SHA256 = {
+    ("alphabet", "train"): "e530259da819da5c3e1f317397ba27e7a19666beeee4061377e1a1f6266b0acb",
+    ("alphabet", "val"): "7eee534791a304d3330eb4a414804cc63c3841c46242ff8476b1dd2a8e7f6256",
+    ("alphabet", "test"): "3c0860437d9644359b1cc0d8ca07e9dc9c490538d1ef53a03deb7ed0fe5f4e1f",
+    ("maml", "train"): "c1fabad195a002d34aca6a568cf2ecab39217f58cb24536a6631fbc52718988b",
+    ("maml", "val"): "0a8dfc9b0d0e36e6184b6db7087128b761bae3b38a10ce3346844228974775bc",
+    ("maml", "test"): "60921a6d629bde93b4d5ba340454270979eb418dab79c8ff54c20e8c757679ad",
+}
+
+
+def test_real_images_are_bit_identical(omniglot_alphabet, omniglot_maml) -> None:
+    for protocol, dataset in (("alphabet", omniglot_alphabet), ("maml", omniglot_maml)):
+        for split in ("train", "val", "test"):
+            images = dataset.split(split).images.numpy()
+            digest = hashlib.sha256(images.tobytes()).hexdigest()
+            assert digest == REAL_IMAGE_SHA256[protocol, split], (protocol, split)
 
 
 def test_real_rotated_episodes(omniglot_maml) -> None:
@@ -576,3 +600,63 @@ def test_load_dataset_dispatches_and_checks_options(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not take option.*rotations"):
         load_dataset("synthetic", rotations=True)
     assert check_dataset("synthetic").ok
+
+
+# ------------------------------------------------------------------- class-disjoint splits
+
+
+def assert_class_disjoint(dataset: FewShotDataset) -> None:
+    """No class name in two splits, and the dataset agrees with its spec on test-only."""
+    names = [set(dataset.split(s).class_names) for s in ("train", "val", "test")]
+    assert sum(map(len, names)) == len(set.union(*names)), dataset.name
+    assert not dataset.test_only and not get_spec(dataset.name).test_only
+
+
+def _toy_split(*names: str) -> ClassImages:
+    return ClassImages.from_list([torch.zeros(2, 1, 4, 4, dtype=torch.uint8)] * len(names), names)
+
+
+def test_a_class_in_two_splits_is_refused_unless_test_only() -> None:
+    splits = {"train": _toy_split("a", "b"), "val": _toy_split("c"), "test": _toy_split("b")}
+    with pytest.raises(DataError, match=r"'toy' has 1 class\(es\) in more than one split: b "):
+        FewShotDataset("toy", splits)
+    assert FewShotDataset("toy", splits, test_only=True).test_only
+
+
+def test_every_loader_here_gives_class_disjoint_splits(fake_layout, tmp_path: Path) -> None:
+    assert_class_disjoint(load_synthetic((4, 3, 3), images_per_class=2))
+    for as_zip in (True, False):
+        root = tmp_path / str(as_zip)
+        write_fake(root, as_zip=as_zip)
+        # the maml split needs the real 1,623 characters: see the test below
+        assert_class_disjoint(load_omniglot(root, image_size=8, progress=False))
+
+
+def test_real_omniglot_splits_are_class_disjoint(omniglot_alphabet, omniglot_maml) -> None:
+    assert_class_disjoint(omniglot_alphabet)
+    assert_class_disjoint(omniglot_maml)
+
+
+def write_fake_fashion(folder: Path, per_class: dict[str, int]) -> None:
+    """The four official idx files, ``per_class`` images of each of the ten classes."""
+    folder.mkdir(parents=True)
+    for part, (images_name, labels_name) in fashion_module.FILES.items():
+        labels = np.repeat(np.arange(10, dtype=np.uint8), per_class[part])
+        images = np.random.default_rng(0).integers(0, 256, (len(labels), 28, 28), np.uint8)
+        for name, array in ((images_name, images), (labels_name, labels)):
+            header = bytes([0, 0, 8, array.ndim])
+            header += b"".join(n.to_bytes(4, "big") for n in array.shape)
+            with gzip.open(folder / name, "wb") as handle:
+                handle.write(header + array.tobytes())
+
+
+def test_fashion_mnist_loads_as_a_test_only_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fashion_module, "VALIDATION_IMAGES", 10)
+    write_fake_fashion(tmp_path / "fashion-mnist", {"train": 3, "test": 2})
+    dataset = load_dataset("fashionmnist", data_root=tmp_path)
+    # The same ten classes in every split: only allowed because it is marked test-only.
+    bare = [{n.split("/", 1)[1] for n in dataset.split(s).class_names} for s in ("train", "test")]
+    assert bare[0] == bare[1] == set(fashion_module.CLASSES)
+    assert dataset.test_only and get_spec("fashionmnist").test_only

@@ -260,6 +260,47 @@ def _assert_same(a, b) -> None:
         assert (x.mean, x.std) == (y.mean, y.std)
 
 
+# ------------------------------------------------------------------- class-disjoint splits
+
+COPY_DATASET = {
+    "mini_pickles": "miniimagenet",
+    "mini_folders": "miniimagenet",
+    "mini_csv": "miniimagenet",
+    "tiered_pickles": "tieredimagenet",
+    "tiered_folders": "tieredimagenet",
+    "cub_folder": "cub",
+    "cub_tgz": "cub",
+    "cifar_folder": "cifarfs",
+    "cifar_zip": "cifarfs",
+}
+
+
+@pytest.mark.parametrize("key", sorted(COPY_DATASET))
+def test_every_format_gives_class_disjoint_splits(copies: dict[str, Path], key: str) -> None:
+    dataset = load_dataset(COPY_DATASET[key], copies[key], image_size=8, progress=False)
+    names = [set(dataset.split(s).class_names) for s in SPLITS]
+    assert sum(map(len, names)) == len(set.union(*names)) == sum(_counts(dataset).values())
+    assert not dataset.test_only
+
+
+@pytest.mark.parametrize("fmt", ["split folders", "pickles"])
+def test_a_copy_with_a_class_in_two_splits_is_refused(tmp_path: Path, fmt: str) -> None:
+    # The right number of classes per split, but one test class is a train class again:
+    # meta-training would see a test class, so loading must fail and name it.
+    shared = _wnids("train", 1)[0]
+    if fmt == "split folders":
+        folder = write_split_folders(tmp_path / "miniimagenet", MINI)
+        (folder / "test" / _wnids("test", 1)[0]).rename(folder / "test" / shared)
+    else:
+        folder = write_mini_pickles(tmp_path / "miniimagenet")
+        path = folder / "mini-imagenet-cache-test.pkl"
+        data = pickle.loads(path.read_bytes())
+        data["class_dict"][shared] = data["class_dict"].pop(_wnids("test", 1)[0])
+        path.write_bytes(pickle.dumps(data))
+    with pytest.raises(DataError, match=rf"class\(es\) in more than one split: {shared} \("):
+        load_miniimagenet(tmp_path, progress=False)
+
+
 # --------------------------------------------------------------------------- miniImageNet
 
 
@@ -529,6 +570,19 @@ def test_cache_is_preferred_and_sized(tmp_path: Path, copies: dict[str, Path]) -
     assert load_miniimagenet(root, 84, progress=False).info["format"] == "pickle caches"
     # preparing again replaces the cache in place
     assert prepare_dataset("miniimagenet", root / "miniimagenet", root, 32, False) == cache
+
+
+def test_cache_at_another_size_is_named_with_the_option(
+    tmp_path: Path, copies: dict[str, Path]
+) -> None:
+    # Only a 32x32 cache is there (the raw copy was removed after prepare): the error must
+    # say so and name the option that uses it, not claim that there is nothing at all.
+    cache = prepare_dataset("cifarfs", copies["cifar_zip"], tmp_path, 32, progress=False)
+    with pytest.raises(DataError) as raised:
+        load_cifarfs(tmp_path, 84, progress=False)
+    message = str(raised.value)
+    assert f"found a 32x32 cache at {cache}; use --image-size 32" in message
+    assert "no cache and no raw files" not in message
 
 
 def test_interrupted_prepare_leaves_no_cache(

@@ -164,12 +164,23 @@ def _check_normalization(
 
 @dataclass
 class FewShotDataset:
-    """A named dataset with its class-disjoint splits."""
+    """A named dataset with its class-disjoint splits.
+
+    Every loader builds one of these, so the disjointness of the splits is checked here,
+    once for all datasets: a class in two splits would let meta-training see test classes.
+    ``test_only`` datasets (Fashion-MNIST: ten classes in every split) are exempt; they
+    can only test a model trained elsewhere.
+    """
 
     name: str
     splits: dict[str, ClassImages]
     description: str = ""
     info: dict = field(default_factory=dict)
+    test_only: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.test_only:
+            check_disjoint(self.name, {k: v.class_names for k, v in self.splits.items()})
 
     def split(self, name: str) -> ClassImages:
         if name not in self.splits:
@@ -188,3 +199,19 @@ class FewShotDataset:
         ]
         c, h, w = self.image_shape
         return f"{self.name} ({c}x{h}x{w}) " + "; ".join(parts)
+
+
+def check_disjoint(dataset: str, class_names: dict[str, list[str]]) -> None:
+    """DataError naming the classes that appear in more than one split (and where)."""
+    seen: dict[str, list[str]] = {}
+    for split, names in class_names.items():
+        for name in dict.fromkeys(names):
+            seen.setdefault(name, []).append(split)
+    shared = [f"{name} ({'/'.join(splits)})" for name, splits in seen.items() if len(splits) > 1]
+    if shared:
+        shown = ", ".join(shared[:5]) + (f", ... and {len(shared) - 5} more" * (len(shared) > 5))
+        raise DataError(
+            f"dataset {dataset!r} has {len(shared)} class(es) in more than one split: {shown}. "
+            "Splits must be class-disjoint, or meta-training sees the test classes; use a copy "
+            "with the standard split (or mark a dataset whose splits share classes test-only)."
+        )

@@ -29,10 +29,10 @@ from cxgrad.data.files import (
     SplitArrays,
     check_image_size,
     decode_plan,
-    few,
     is_image_name,
 )
-from cxgrad.data.paths import ENV_VAR, data_root_origin, resolve_data_root
+from cxgrad.data.messages import few, root_hint
+from cxgrad.data.paths import data_root_origin, resolve_data_root
 from cxgrad.data.registry import DataCheck
 from cxgrad.errors import DataError
 
@@ -186,6 +186,42 @@ class Benchmark:
         return f"{counts} classes in train/val/test, {self.split_name}"
 
 
+def replace_hint(path: Path, get_it: str) -> str:
+    """What to do about a damaged or incomplete copy at ``path``: where to get a good one."""
+    return f"Replace the damaged file, or the whole copy at {path}, with a good one. {get_it}"
+
+
+def entry_points(
+    bench: Benchmark,
+) -> tuple[Callable[..., FewShotDataset], Callable[..., DataCheck]]:
+    """``load_<name>`` and ``check_<name>`` of a benchmark, the functions its module exports
+    and the registry calls: every benchmark loads and checks through :func:`load` and
+    :func:`check`, so only their names and docstrings differ."""
+
+    def load_benchmark(
+        data_root: str | os.PathLike[str] | None = None,
+        image_size: int = DEFAULT_IMAGE_SIZE,
+        progress: bool = True,
+    ) -> FewShotDataset:
+        return load(bench, data_root, image_size, progress)
+
+    def check_benchmark(data_root: str | os.PathLike[str] | None = None) -> DataCheck:
+        return check(bench, data_root)
+
+    load_benchmark.__doc__ = (
+        f"{bench.title} ({bench.expected_counts()}), uint8 ``[N, 3, S, S]``.\n\n"
+        f"Reads ``<data_root>/{bench.name}/cxgrad-cache-<S>/`` when ``cxgrad data prepare`` "
+        "made one (seconds, memory-mapped), else any accepted raw copy there (minutes: every "
+        f"image is decoded). {bench.description}"
+    )
+    check_benchmark.__doc__ = (
+        f"What is under ``<data_root>/{bench.name}/``, in which format, and what is missing."
+    )
+    for function, verb in ((load_benchmark, "load"), (check_benchmark, "check")):
+        function.__name__ = function.__qualname__ = f"{verb}_{bench.name}"
+    return load_benchmark, check_benchmark
+
+
 def load(
     bench: Benchmark,
     data_root: str | os.PathLike[str] | None,
@@ -204,7 +240,7 @@ def load(
     else:
         source = bench.locate(folder)
         if source is None:
-            raise DataError(_missing_message(bench, folder, root, data_root))
+            raise DataError(_missing_message(bench, folder, root, data_root, image_size))
         splits = decode_source(bench, source, image_size, progress)
         origin, fmt = source.describe(), source.format
     return _dataset(bench, splits, image_size, root, origin, fmt)
@@ -276,7 +312,7 @@ def check(bench: Benchmark, data_root: str | os.PathLike[str] | None) -> DataChe
         lines.extend(f"    - {layout}" for layout in bench.layouts(folder))
         lines.append(f"  Get it: {bench.get_it}")
         lines.append("  " + _prepare_hint(bench, folder))
-        lines.append("  " + _root_hint(root, data_root))
+        lines.append("  " + root_hint(root, data_root))
     return DataCheck(ok, "\n".join(lines))
 
 
@@ -364,7 +400,21 @@ def _indent(text: str) -> list[str]:
     return ["    " + line for line in text.splitlines()]
 
 
-def _missing_message(bench: Benchmark, folder: Path, root: Path, data_root_arg: object) -> str:
+def _missing_message(
+    bench: Benchmark, folder: Path, root: Path, data_root_arg: object, image_size: int
+) -> str:
+    other_sizes = cached_sizes(folder)
+    if other_sizes:  # only the requested size is missing: say which ones are there
+        found = "; ".join(
+            f"found a {s}x{s} cache at {cache_dir(folder, s)}; use --image-size {s}"
+            for s in other_sizes
+        )
+        return (
+            f"{bench.title} at {image_size}x{image_size}: no {cache_dir(folder, image_size).name} "
+            f"and no raw files under {folder} to decode at that size; {found} (or put the raw "
+            f"files there, or run `cxgrad data prepare {bench.name} --source PATH "
+            f"--image-size {image_size}`)."
+        )
     return "\n".join(
         [
             f"{bench.title} not found under {folder}: no cache and no raw files there.",
@@ -372,7 +422,7 @@ def _missing_message(bench: Benchmark, folder: Path, root: Path, data_root_arg: 
             *(f"  - {layout}" for layout in bench.layouts(folder)),
             f"Get it: {bench.get_it}",
             _prepare_hint(bench, folder),
-            _root_hint(root, data_root_arg),
+            root_hint(root, data_root_arg),
         ]
     )
 
@@ -400,13 +450,6 @@ def _cache_fix(bench: Benchmark, cache: Path) -> str:
     return (
         f"Delete {cache} and run `cxgrad data prepare {bench.name} --source PATH` again "
         f"(without the cache, the raw files under {cache.parent} are read instead)."
-    )
-
-
-def _root_hint(root: Path, data_root_arg: object) -> str:
-    return (
-        f"The data root is {root} ({data_root_origin(data_root_arg)}); choose another with "
-        f"--data-root or the {ENV_VAR} environment variable."
     )
 
 

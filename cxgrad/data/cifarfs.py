@@ -15,14 +15,13 @@ sampler applies them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cxgrad.data import benchmark
-from cxgrad.data.base import SPLITS, FewShotDataset
+from cxgrad.data.base import SPLITS
 from cxgrad.data.benchmark import Benchmark, Layout, Source, TreeSource
-from cxgrad.data.files import FileTree, FolderTree, Plan, ZipTree, few, is_image_name
-from cxgrad.data.registry import DataCheck
+from cxgrad.data.files import FileTree, FolderTree, Plan, ZipTree, is_image_name
+from cxgrad.data.messages import few
 from cxgrad.errors import DataError
 
 NAME = "cifarfs"
@@ -41,26 +40,11 @@ GET_IT = (
 )
 
 
-def load_cifarfs(
-    data_root: str | os.PathLike[str] | None = None,
-    image_size: int = benchmark.DEFAULT_IMAGE_SIZE,
-    progress: bool = True,
-) -> FewShotDataset:
-    """CIFAR-FS (64/16/20 classes), uint8 ``[N, 3, S, S]`` upsampled from 32x32; inputs
-    are standardized with the CIFAR-100 mean and std (carried by each split)."""
-    return benchmark.load(BENCHMARK, data_root, image_size, progress)
-
-
-def check_cifarfs(data_root: str | os.PathLike[str] | None = None) -> DataCheck:
-    """What is under ``<data_root>/cifarfs/``, in which format, and what is missing."""
-    return benchmark.check(BENCHMARK, data_root)
-
-
 # ------------------------------------------------------------------------ locating copies
 
 
 def _fix(path: Path) -> str:
-    return f"Replace the damaged or incomplete copy at {path} with a good one: {GET_IT}"
+    return benchmark.replace_hint(path, GET_IT)
 
 
 def locate(path: Path) -> Source | None:
@@ -146,3 +130,6 @@ BENCHMARK = Benchmark(
     mean=MEAN,
     std=STD,
 )
+
+# load_cifarfs: uint8 [N, 3, S, S] upsampled from 32x32; each split carries MEAN and STD.
+load_cifarfs, check_cifarfs = benchmark.entry_points(BENCHMARK)

@@ -16,14 +16,12 @@ standardized, as in the authors' code.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cxgrad.data import benchmark
-from cxgrad.data.base import FewShotDataset
 from cxgrad.data.benchmark import Benchmark, Layout, Source, TreeSource
-from cxgrad.data.files import FileTree, FolderTree, Plan, TarTree, few, is_image_name
-from cxgrad.data.registry import DataCheck
+from cxgrad.data.files import FileTree, FolderTree, Plan, TarTree, is_image_name
+from cxgrad.data.messages import few
 
 NAME = "cub"
 TITLE = "CUB-200-2011"
@@ -37,24 +35,6 @@ GET_IT = (
 )
 
 
-def load_cub(
-    data_root: str | os.PathLike[str] | None = None,
-    image_size: int = benchmark.DEFAULT_IMAGE_SIZE,
-    progress: bool = True,
-) -> FewShotDataset:
-    """CUB-200-2011 (100/50/50 classes), uint8 ``[N, 3, S, S]``, inputs in [0, 1].
-
-    Reads ``<data_root>/cub/cxgrad-cache-<S>/`` when ``cxgrad data prepare`` made one
-    (seconds), else the tgz or extracted folder there (about a minute of decoding).
-    """
-    return benchmark.load(BENCHMARK, data_root, image_size, progress)
-
-
-def check_cub(data_root: str | os.PathLike[str] | None = None) -> DataCheck:
-    """What is under ``<data_root>/cub/``, in which format, and what is missing."""
-    return benchmark.check(BENCHMARK, data_root)
-
-
 def split_of(index: int) -> str:
     """The split of the class at ``index`` (0-based) in name order."""
     return "train" if index % 2 == 0 else ("val" if index % 4 == 1 else "test")
@@ -64,7 +44,7 @@ def split_of(index: int) -> str:
 
 
 def _fix(path: Path) -> str:
-    return f"Replace the damaged copy at {path} with a good one: {GET_IT}"
+    return benchmark.replace_hint(path, GET_IT)
 
 
 def locate(path: Path) -> Source | None:
@@ -123,3 +103,5 @@ BENCHMARK = Benchmark(
     "folders is train if i%2==0, val if i%4==1, test if i%4==3.",
     split_name="class i of the sorted folders in train if i%2==0, val if i%4==1, test if i%4==3",
 )
+
+load_cub, check_cub = benchmark.entry_points(BENCHMARK)

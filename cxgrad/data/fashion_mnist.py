@@ -147,6 +147,7 @@ def load_fashion_mnist(
         splits,
         description="Fashion-MNIST: 10 clothing classes, 28x28 grayscale (cross-domain test)",
         info={"folder": str(folder), "image_size": image_size},
+        test_only=True,  # the three splits hold the same ten classes
     )
 
 

@@ -1,13 +1,13 @@
-"""Reading the RGB benchmarks' files: folders, zips and tars alike, and decoding images.
+"""Reading datasets' files: folders, zips and tars alike, and decoding images.
 
-miniImageNet, tieredImageNet, CUB and CIFAR-FS come as folders, zips, tars or pickles.
-Everything here is shared by their loaders, so that one image is decoded, resized and
-reported the same way whatever container it came in:
+Omniglot, miniImageNet, tieredImageNet, CUB and CIFAR-FS come as folders, zips, tars or
+pickles. Everything here is shared by their loaders, so that one image is decoded, resized
+and reported the same way whatever container it came in:
 
 * a :class:`FileTree` lists and reads files by relative name, in a folder, a zip (read in
   place) or a tar (streamed once, as a gzipped tar has no random access);
-* :func:`decode_rgb` turns encoded bytes into uint8 ``[3, S, S]`` with PIL's resize, as
-  the authors' code does (see ``RESAMPLE`` for the filter);
+* :func:`decode_image` turns encoded bytes into uint8 ``[C, S, S]`` (RGB, or grey for
+  Omniglot) with PIL's resize, as the authors' code does (see ``RESAMPLE`` for the filter);
 * :func:`decode_plan` decodes a whole "split -> class -> files" plan into
   :class:`SplitArrays`, the in-memory form that caches store and ``ClassImages`` wraps.
 """
@@ -43,17 +43,9 @@ from cxgrad.errors import DataError
 RESAMPLE = Image.Resampling.LANCZOS
 RESAMPLE_NAME = "lanczos"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-SHOW = 5  # how many offending names a message lists before "... and N more"
 
 # split -> class name -> image references (names in a FileTree), in load order.
 Plan = dict[str, dict[str, list[str]]]
-
-
-def few(items: Iterable[object]) -> str:
-    """The first few items joined, with a count of the rest: messages stay readable."""
-    items = [str(i) for i in items]
-    shown = ", ".join(items[:SHOW])
-    return shown + (f", ... and {len(items) - SHOW} more" if len(items) > SHOW else "")
 
 
 def is_image_name(name: str) -> bool:
@@ -79,7 +71,7 @@ def check_image_size(image_size: object, title: str, default: int = 84) -> int:
 
 @dataclass
 class SplitArrays:
-    """One decoded split: uint8 ``images [N, 3, S, S]``, class ``c`` owning rows
+    """One decoded split: uint8 ``images [N, C, S, S]``, class ``c`` owning rows
     ``offsets[c]:offsets[c + 1]``; ``super_categories`` (one per class) when the source
     has them (tieredImageNet's pickles)."""
 
@@ -113,16 +105,19 @@ def offsets_of(counts: Iterable[int]) -> np.ndarray:
 # ------------------------------------------------------------------------------- decoding
 
 
-def decode_rgb(data: bytes, image_size: int, where: str, fix: str) -> np.ndarray:
-    """Encoded image bytes -> uint8 ``[3, S, S]`` RGB, resized to ``S`` x ``S``.
+def decode_image(
+    data: bytes, image_size: int, where: str, fix: str, mode: str = "RGB"
+) -> np.ndarray:
+    """Encoded image bytes -> uint8 ``[C, S, S]`` in PIL ``mode``, resized to ``S`` x ``S``.
 
-    Grey (a few CUB photos) and palette/alpha images are converted to RGB, and
-    non-square photos are resized without cropping, as the authors' code does.
-    ``where`` names the file in the error message; ``fix`` says what to do about it.
+    ``mode`` is "RGB" for the photo benchmarks (grey CUB photos and palette/alpha images
+    are converted) and "L" for Omniglot's 1-bit drawings. Non-square photos are resized
+    without cropping, as the authors' code does. ``where`` names the file in the error
+    message; ``fix`` says what to do about it.
     """
     try:
         with Image.open(io.BytesIO(data)) as img:
-            return _resized(img.convert("RGB"), image_size)
+            return _resized(img.convert(mode), image_size)
     except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, zlib.error...
         raise DataError(
             f"{where} is not a readable image ({type(exc).__name__}: {exc}). {fix}"
@@ -139,7 +134,8 @@ def resize_array(image: np.ndarray, image_size: int) -> np.ndarray:
 def _resized(img: Image.Image, image_size: int) -> np.ndarray:
     if img.size != (image_size, image_size):
         img = img.resize((image_size, image_size), RESAMPLE)
-    return np.asarray(img).transpose(2, 0, 1)
+    pixels = np.asarray(img)
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
 
 
 def progress_bar(total: int | None, desc: str, progress: bool) -> tqdm:
@@ -147,25 +143,32 @@ def progress_bar(total: int | None, desc: str, progress: bool) -> tqdm:
 
 
 def decode_plan(
-    tree: FileTree, plan: Plan, image_size: int, progress: bool, title: str, fix: str
+    tree: FileTree,
+    plan: Plan,
+    image_size: int,
+    progress: bool,
+    title: str,
+    fix: str,
+    mode: str = "RGB",
 ) -> dict[str, SplitArrays]:
     """Decode every image a plan names into one preallocated array per split.
 
     All splits are read in one pass over the tree: a gzipped tar can only be streamed, and
-    reading it once per split would triple the time.
+    reading it once per split would triple the time. ``mode``: see :func:`decode_image`.
     """
+    channels = Image.getmodebands(mode)
     arrays: dict[str, SplitArrays] = {}
     slots: dict[str, list[tuple[np.ndarray, int]]] = {}  # a file listed twice fills two rows
     for split, classes in plan.items():
         counts = [len(refs) for refs in classes.values()]
-        images = np.empty((sum(counts), 3, image_size, image_size), np.uint8)
+        images = np.empty((sum(counts), channels, image_size, image_size), np.uint8)
         arrays[split] = SplitArrays(images, offsets_of(counts), list(classes))
         refs = (ref for class_refs in classes.values() for ref in class_refs)
         for row, ref in enumerate(refs):
             slots.setdefault(ref, []).append((images, row))
     with progress_bar(len(slots), title, progress) as bar:
         for ref, data in tree.read_many(slots):
-            decoded = decode_rgb(data, image_size, tree.where(ref), fix)
+            decoded = decode_image(data, image_size, tree.where(ref), fix, mode)
             for images, row in slots[ref]:
                 images[row] = decoded
             bar.update(1)
@@ -215,6 +218,8 @@ class FileTree(ABC):
 
 class FolderTree(FileTree):
     """An extracted folder. Hidden entries and cxgrad's own caches are skipped."""
+
+    kind = "extracted folder"
 
     def names(self) -> list[str]:
         found = []
@@ -317,6 +322,11 @@ class TarTree(FileTree):
             return handle.read()
         except Exception as exc:
             raise self._read_error(member.name, exc) from exc
+
+
+def open_tree(path: Path, fix: str = "") -> FileTree:
+    """The zip at ``path`` (read in place) or the extracted folder ``path``."""
+    return ZipTree(path, fix) if path.is_file() else FolderTree(path, fix)
 
 
 # --------------------------------------------------------------------------------- pickles

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
 from cxgrad.data import benchmark
-from cxgrad.data.base import SPLITS, FewShotDataset
+from cxgrad.data.base import SPLITS
 from cxgrad.data.benchmark import (
     Benchmark,
     Layout,
@@ -43,13 +42,12 @@ from cxgrad.data.files import (
     FolderTree,
     Plan,
     SplitArrays,
-    few,
     load_pickle,
     offsets_of,
     progress_bar,
     resize_array,
 )
-from cxgrad.data.registry import DataCheck
+from cxgrad.data.messages import few
 from cxgrad.errors import DataError
 
 NAME = "miniimagenet"
@@ -69,29 +67,11 @@ _CHUNK = 2048  # rows copied at once: bounds the temporary memory to ~40 MB
 _PICKLE_RE = re.compile(r"mini-imagenet-cache-(train|val|test)\.pkl")
 
 
-def load_miniimagenet(
-    data_root: str | os.PathLike[str] | None = None,
-    image_size: int = benchmark.DEFAULT_IMAGE_SIZE,
-    progress: bool = True,
-) -> FewShotDataset:
-    """miniImageNet (64/16/20 classes), uint8 ``[N, 3, S, S]``, inputs in [0, 1].
-
-    Reads ``<data_root>/miniimagenet/cxgrad-cache-<S>/`` when ``cxgrad data prepare`` made
-    one (seconds), else any accepted raw copy there (minutes: every image is decoded).
-    """
-    return benchmark.load(BENCHMARK, data_root, image_size, progress)
-
-
-def check_miniimagenet(data_root: str | os.PathLike[str] | None = None) -> DataCheck:
-    """What is under ``<data_root>/miniimagenet/``, in which format, and what is missing."""
-    return benchmark.check(BENCHMARK, data_root)
-
-
 # ------------------------------------------------------------------------ locating copies
 
 
 def _fix(path: Path) -> str:
-    return f"Replace the damaged file, or the whole copy at {path}, with a good one. {GET_IT}"
+    return benchmark.replace_hint(path, GET_IT)
 
 
 def locate(path: Path) -> Source | None:
@@ -257,3 +237,5 @@ BENCHMARK = Benchmark(
     description="miniImageNet (Vinyals et al. 2016), split of Ravi & Larochelle (2017).",
     split_name="the split of Ravi & Larochelle",
 )
+
+load_miniimagenet, check_miniimagenet = benchmark.entry_points(BENCHMARK)

@@ -13,22 +13,20 @@ the official files); a second load in the same process is a dictionary lookup.
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-from tqdm.auto import tqdm
 
 from cxgrad.data.base import ClassImages, FewShotDataset
-from cxgrad.data.paths import ENV_VAR, data_root_origin, resolve_data_root
+from cxgrad.data.files import FileTree, ZipTree, check_image_size, decode_plan, open_tree
+from cxgrad.data.messages import few, root_hint
+from cxgrad.data.paths import data_root_origin, resolve_data_root
 from cxgrad.data.registry import DataCheck
 from cxgrad.errors import DataError
 
@@ -109,20 +107,7 @@ MAML_SEED = 0  # "maml" split: fixed permutation of the 1,623 pooled characters
 MAML_TRAIN = 1100
 MAML_VAL = 100
 
-_SHOW = 5  # how many offending names an error message lists before "... and N more"
 _CACHE_SIZE = 4  # decoded parts kept in memory (each ~10 MB at 28x28)
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Where one part was found: its zip or its extracted folder."""
-
-    part: str
-    path: Path
-    is_zip: bool
-
-    def describe(self) -> str:
-        return f"{self.path} ({'zip' if self.is_zip else 'extracted folder'})"
 
 
 @dataclass(frozen=True)
@@ -131,7 +116,7 @@ class _PartImages:
 
     names: tuple[str, ...]  # "Alphabet/characterNN", sorted
     images: torch.Tensor  # uint8 [len(names) * IMAGES_PER_CHARACTER, 1, S, S]
-    source: _Source
+    source: str  # the zip or extracted folder it was decoded from, in words
 
 
 _CACHE: OrderedDict[tuple, _PartImages] = OrderedDict()
@@ -159,7 +144,7 @@ def load_omniglot(
     """
     if split not in SPLITS:
         raise DataError(f"unknown Omniglot split {split!r}; choose one of: {', '.join(SPLITS)}")
-    image_size = _check_image_size(image_size)
+    image_size = check_image_size(image_size, "Omniglot", DEFAULT_IMAGE_SIZE)
     if rotations is None:
         rotations = split == "maml"
     root = resolve_data_root(data_root)
@@ -178,7 +163,7 @@ def load_omniglot(
         "image_size": image_size,
         "rotations": bool(rotations),
         "data_root": str(root),
-        "sources": {p: parts[p].source.describe() for p in PARTS},
+        "sources": {p: parts[p].source for p in PARTS},
     }
     return FewShotDataset("omniglot", splits, description=description, info=info)
 
@@ -195,26 +180,26 @@ def check_omniglot(
     lines = [f"Omniglot under {folder} (data root {data_root_origin(data_root)}):"]
     ok = True
     for part in PARTS:
-        source = _locate(folder, part)
-        if source is None:
+        path = _locate(folder, part)
+        if path is None:
             ok = False
             lines.append(f"  {part}: MISSING")
             lines.extend("    " + line for line in _where_to_put(folder, part))
             continue
         try:
-            loaded = _load_part(source, DEFAULT_IMAGE_SIZE, progress)
+            loaded = _load_part(path, part, DEFAULT_IMAGE_SIZE, progress)
         except DataError as exc:
             ok = False
-            lines.append(f"  {part}: INVALID ({source.describe()})")
+            lines.append(f"  {part}: INVALID ({path})")
             lines.extend("    " + line for line in str(exc).splitlines())
             continue
         alphabets = len({n.split("/")[0] for n in loaded.names})
         lines.append(
             f"  {part}: OK, {alphabets} alphabets, {len(loaded.names)} characters, "
-            f"{len(loaded.images):,} images, from {source.describe()}"
+            f"{len(loaded.images):,} images, from {loaded.source}"
         )
     if not ok:
-        lines.append(_root_hint(root, data_root))
+        lines.append(root_hint(root, data_root))
     return DataCheck(ok=ok, message="\n".join(lines))
 
 
@@ -225,16 +210,16 @@ def _omniglot_dir(root: Path) -> Path:
     return root / "omniglot"
 
 
-def _locate(folder: Path, part: str) -> _Source | None:
+def _locate(folder: Path, part: str) -> Path | None:
     """The extracted folder if present (it is what a user edits by hand), else the zip."""
     extracted = folder / part
     if (extracted / part).is_dir():  # unzipped into a folder named like the zip
         extracted = extracted / part
     if extracted.is_dir():
-        return _Source(part, extracted, is_zip=False)
+        return extracted
     archive = folder / f"{part}.zip"
     if archive.is_file():
-        return _Source(part, archive, is_zip=True)
+        return archive
     return None
 
 
@@ -244,13 +229,6 @@ def _where_to_put(folder: Path, part: str) -> list[str]:
         f"  or its extracted folder {folder / part}/<Alphabet>/characterNN/*.png",
         f"  official URL: {OFFICIAL_URL}{part}.zip",
     ]
-
-
-def _root_hint(root: Path, data_root_arg: object) -> str:
-    return (
-        f"The data root is {root} ({data_root_origin(data_root_arg)}); choose another with "
-        f"--data-root or the {ENV_VAR} environment variable."
-    )
 
 
 def _missing_message(folder: Path, missing: list[str], reason: str, root_hint: str) -> str:
@@ -297,43 +275,15 @@ def _remove_quietly(path: Path) -> None:
 # ---------------------------------------------------------------- listing and validating
 
 
-@contextmanager
-def _opened(source: _Source) -> Iterator[zipfile.ZipFile | None]:
-    """The open zip of a zipped source (None for a folder), with a clear error if corrupt."""
-    if not source.is_zip:
-        yield None
-        return
-    try:
-        archive = zipfile.ZipFile(source.path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(
-            f"{source.path} is not a readable zip file ({exc}). It is probably truncated or "
-            f"corrupt: delete it and download it again from {OFFICIAL_URL}{source.part}.zip, "
-            f"or put the extracted folder {source.path.with_suffix('')} there instead."
-        ) from exc
-    with archive:
-        yield archive
-
-
-def _list_images(
-    source: _Source, archive: zipfile.ZipFile | None
-) -> dict[tuple[str, str], list[str]]:
-    """``(alphabet, character) -> sorted image references`` (zip member names or paths)."""
-    if archive is not None:
-        entries = (
-            (info.filename, info.filename.split("/"))
-            for info in archive.infolist()
-            if not info.is_dir()
-        )
-    else:
-        entries = ((str(p), p.relative_to(source.path).parts) for p in source.path.glob("*/*/*"))
+def _list_images(tree: FileTree, part: str) -> dict[tuple[str, str], list[str]]:
+    """``(alphabet, character) -> sorted image names`` in the part's zip or folder."""
     groups: dict[tuple[str, str], list[str]] = {}
-    for ref, parts in entries:
-        key = _image_key(parts, source.part)
+    for name in tree.names():
+        key = _image_key(name.split("/"), part)
         if key is not None:
-            groups.setdefault(key, []).append(ref)
-    for refs in groups.values():
-        refs.sort()
+            groups.setdefault(key, []).append(name)
+    for names in groups.values():
+        names.sort()
     return groups
 
 
@@ -348,20 +298,20 @@ def _image_key(parts: Iterable[str], part: str) -> tuple[str, str] | None:
     return (alphabet, character) if filename.lower().endswith(".png") else None
 
 
-def _validate_layout(source: _Source, groups: dict[tuple[str, str], list[str]]) -> None:
+def _validate_layout(tree: FileTree, part: str, groups: dict[tuple[str, str], list[str]]) -> None:
     """DataError naming what is missing or short, compared with ``OFFICIAL_LAYOUT``."""
-    expected = OFFICIAL_LAYOUT[source.part]
+    expected = OFFICIAL_LAYOUT[part]
     found_alphabets = {a for a, _ in groups}
     problems = []
     missing_alphabets = sorted(set(expected) - found_alphabets)
     if missing_alphabets:
         problems.append(
             f"alphabets missing ({len(missing_alphabets)} of {len(expected)}): "
-            + _few(missing_alphabets)
+            + few(missing_alphabets)
         )
     unexpected = sorted(found_alphabets - set(expected))
     if unexpected:
-        problems.append(f"alphabets that are not part of {source.part}: " + _few(unexpected))
+        problems.append(f"alphabets that are not part of {part}: " + few(unexpected))
     missing_chars, extra_chars = [], []
     for alphabet in sorted(set(expected) & found_alphabets):
         want = {f"character{i:02d}" for i in range(1, expected[alphabet] + 1)}
@@ -369,9 +319,9 @@ def _validate_layout(source: _Source, groups: dict[tuple[str, str], list[str]]) 
         missing_chars += [f"{alphabet}/{c}" for c in sorted(want - have)]
         extra_chars += [f"{alphabet}/{c}" for c in sorted(have - want)]
     if missing_chars:
-        problems.append(f"characters missing ({len(missing_chars)}): " + _few(missing_chars))
+        problems.append(f"characters missing ({len(missing_chars)}): " + few(missing_chars))
     if extra_chars:
-        problems.append("unexpected character folders: " + _few(extra_chars))
+        problems.append("unexpected character folders: " + few(extra_chars))
     short = [
         f"{a}/{c} ({len(refs)} images)"
         for (a, c), refs in sorted(groups.items())
@@ -380,38 +330,33 @@ def _validate_layout(source: _Source, groups: dict[tuple[str, str], list[str]]) 
     if short:
         problems.append(
             f"characters without exactly {IMAGES_PER_CHARACTER} PNG images ({len(short)}): "
-            + _few(short)
+            + few(short)
         )
     if problems:
-        raise DataError(_layout_message(source, groups, problems))
+        raise DataError(_layout_message(tree, part, groups, problems))
 
 
 def _layout_message(
-    source: _Source, groups: dict[tuple[str, str], list[str]], problems: list[str]
+    tree: FileTree, part: str, groups: dict[tuple[str, str], list[str]], problems: list[str]
 ) -> str:
-    expected = OFFICIAL_LAYOUT[source.part]
+    expected = OFFICIAL_LAYOUT[part]
     n_images = sum(len(refs) for refs in groups.values())
     lines = [
-        f"Omniglot {source.part} at {source.describe()} is incomplete or not the official "
+        f"Omniglot {part} at {tree.describe()} is incomplete or not the official "
         f"data: expected {len(expected)} alphabets, {sum(expected.values())} characters, "
         f"{IMAGES_PER_CHARACTER} PNG images each; found {len({a for a, _ in groups})} "
         f"alphabets, {len(groups)} characters, {n_images:,} images.",
         *("  - " + p for p in problems),
-        f"Fix: replace it with the official {source.part}.zip from "
-        f"{OFFICIAL_URL}{source.part}.zip (or its complete extracted folder).",
+        f"Fix: replace it with the official {part}.zip from "
+        f"{OFFICIAL_URL}{part}.zip (or its complete extracted folder).",
     ]
-    other_zip = source.path.parent / f"{source.part}.zip"
-    if not source.is_zip and other_zip.is_file():
+    other_zip = tree.path.parent / f"{part}.zip"
+    if not isinstance(tree, ZipTree) and other_zip.is_file():
         lines.append(
             f"Note: {other_zip} is also there, but the extracted folder takes precedence; "
             "delete or rename the folder to use the zip."
         )
     return "\n".join(lines)
-
-
-def _few(items: list[str]) -> str:
-    shown = ", ".join(items[:_SHOW])
-    return shown + (f", ... and {len(items) - _SHOW} more" if len(items) > _SHOW else "")
 
 
 # ------------------------------------------------------------------------------- decoding
@@ -424,7 +369,7 @@ def _load_parts(
     sources = {part: _locate(folder, part) for part in PARTS}
     missing = [part for part, source in sources.items() if source is None]
     if missing:
-        hint = _root_hint(root, data_root_arg)
+        hint = root_hint(root, data_root_arg)
         if not download:
             reason = "downloading is turned off (download=False)"
             raise DataError(_missing_message(folder, missing, reason, hint))
@@ -435,86 +380,41 @@ def _load_parts(
         if source is None:  # the downloader reported success but left no file
             reason = f"the download left no {folder / (part + '.zip')}"
             raise DataError(
-                _missing_message(folder, [part], reason, _root_hint(root, data_root_arg))
+                _missing_message(folder, [part], reason, root_hint(root, data_root_arg))
             )
-        loaded[part] = _load_part(source, image_size, progress)
+        loaded[part] = _load_part(source, part, image_size, progress)
     return loaded
 
 
-def _load_part(source: _Source, image_size: int, progress: bool) -> _PartImages:
+def _load_part(path: Path, part: str, image_size: int, progress: bool) -> _PartImages:
     """Decoded part, from the in-process cache when the same files were decoded before."""
-    stat = source.path.stat()
-    layout = tuple(sorted(OFFICIAL_LAYOUT[source.part].items()))
-    key = (str(source.path), stat.st_mtime_ns, stat.st_size, image_size, layout)
+    stat = path.stat()
+    layout = tuple(sorted(OFFICIAL_LAYOUT[part].items()))
+    key = (str(path), stat.st_mtime_ns, stat.st_size, image_size, layout)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    loaded = _decode_part(source, image_size, progress)
+    loaded = _decode_part(path, part, image_size, progress)
     _CACHE[key] = loaded
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return loaded
 
 
-def _decode_part(source: _Source, image_size: int, progress: bool) -> _PartImages:
-    with _opened(source) as archive:
-        groups = _list_images(source, archive)
-        _validate_layout(source, groups)
-        keys = sorted(groups)
-        out = np.empty((len(keys) * IMAGES_PER_CHARACTER, 1, image_size, image_size), np.uint8)
-        bar = tqdm(total=len(out), desc=f"Omniglot {source.part}", unit="img", disable=not progress)
-        with bar:
-            for k, key in enumerate(keys):
-                for j, ref in enumerate(groups[key]):
-                    data = _read(source, archive, ref)
-                    out[k * IMAGES_PER_CHARACTER + j, 0] = _decode(data, image_size, source, ref)
-                bar.update(IMAGES_PER_CHARACTER)
-    names = tuple(f"{a}/{c}" for a, c in keys)
-    return _PartImages(names, torch.from_numpy(out), source)
-
-
-def _read(source: _Source, archive: zipfile.ZipFile | None, ref: str) -> bytes:
-    try:
-        if archive is not None:
-            return archive.read(ref)
-        return Path(ref).read_bytes()
-    except Exception as exc:  # bad CRC, truncated member, zlib error, permission...
-        where = f"{ref} inside {source.path}" if archive is not None else ref
-        raise DataError(
-            f"cannot read {where}: {type(exc).__name__}: {exc}. {_redownload_hint(source)}"
-        ) from exc
-
-
-def _decode(data: bytes, image_size: int, source: _Source, ref: str) -> np.ndarray:
-    """Greyscale, Lanczos-resized uint8 image (Lanczos keeps thin strokes visible)."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            grey = img.convert("L")
-            if grey.size != (image_size, image_size):
-                grey = grey.resize((image_size, image_size), Image.Resampling.LANCZOS)
-            return np.asarray(grey)
-    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, zlib.error...
-        where = f"{ref} inside {source.path}" if source.is_zip else ref
-        raise DataError(
-            f"{where} is not a readable image ({type(exc).__name__}: {exc}). "
-            + _redownload_hint(source)
-        ) from exc
-
-
-def _redownload_hint(source: _Source) -> str:
-    return (
-        f"The copy at {source.describe()} is damaged: replace it with the official "
-        f"{source.part}.zip from {OFFICIAL_URL}{source.part}.zip (re-download it)."
+def _decode_part(path: Path, part: str, image_size: int, progress: bool) -> _PartImages:
+    """Validate the part's layout, then decode it greyscale with the shared Lanczos resize
+    (Lanczos keeps thin strokes visible), characters sorted, images sorted by file name."""
+    fix = (
+        f"The copy at {path} is damaged: replace it with the official {part}.zip from "
+        f"{OFFICIAL_URL}{part}.zip (re-download it)."
     )
-
-
-def _check_image_size(image_size: int) -> int:
-    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1:
-        raise DataError(
-            f"image_size must be a positive integer, got {image_size!r}; Omniglot is "
-            f"usually used at {DEFAULT_IMAGE_SIZE} (the official images are 105x105)."
-        )
-    return image_size
+    tree = open_tree(path, fix)
+    groups = _list_images(tree, part)
+    _validate_layout(tree, part, groups)
+    plan = {part: {f"{a}/{c}": groups[a, c] for a, c in sorted(groups)}}
+    title = f"Omniglot {part}"
+    arrays = decode_plan(tree, plan, image_size, progress, title, fix, mode="L")[part]
+    return _PartImages(tuple(plan[part]), torch.from_numpy(arrays.images), tree.describe())
 
 
 # --------------------------------------------------------------------------------- splits

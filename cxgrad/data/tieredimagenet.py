@@ -19,13 +19,12 @@ standardized, as in the authors' code. At 84x84 the decoded images take about 16
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from cxgrad.data import benchmark
-from cxgrad.data.base import SPLITS, FewShotDataset
+from cxgrad.data.base import SPLITS
 from cxgrad.data.benchmark import (
     Benchmark,
     Source,
@@ -39,13 +38,12 @@ from cxgrad.data.files import (
     FolderTree,
     SplitArrays,
     as_bytes,
-    decode_rgb,
+    decode_image,
     load_pickle,
     offsets_of,
     plain_keys,
     progress_bar,
 )
-from cxgrad.data.registry import DataCheck
 from cxgrad.errors import DataError
 
 NAME = "tieredimagenet"
@@ -63,30 +61,11 @@ GET_IT = (
 )
 
 
-def load_tieredimagenet(
-    data_root: str | os.PathLike[str] | None = None,
-    image_size: int = benchmark.DEFAULT_IMAGE_SIZE,
-    progress: bool = True,
-) -> FewShotDataset:
-    """tieredImageNet (351/97/160 classes), uint8 ``[N, 3, S, S]``, inputs in [0, 1].
-
-    Reads ``<data_root>/tieredimagenet/cxgrad-cache-<S>/`` when ``cxgrad data prepare``
-    made one (seconds, memory-mapped), else the raw copy there (decoding 779,165 PNGs takes
-    a long while: prepare once instead).
-    """
-    return benchmark.load(BENCHMARK, data_root, image_size, progress)
-
-
-def check_tieredimagenet(data_root: str | os.PathLike[str] | None = None) -> DataCheck:
-    """What is under ``<data_root>/tieredimagenet/``, in which format, and what is missing."""
-    return benchmark.check(BENCHMARK, data_root)
-
-
 # ------------------------------------------------------------------------ locating copies
 
 
 def _fix(path: Path) -> str:
-    return f"Replace the damaged file, or the whole copy at {path}, with a good one. {GET_IT}"
+    return benchmark.replace_hint(path, GET_IT)
 
 
 def locate(path: Path) -> Source | None:
@@ -210,7 +189,7 @@ class PickleSource(Source):
         with progress_bar(len(order), f"{TITLE} {split}", progress) as bar:
             for j, i in enumerate(order.tolist()):
                 where = f"image {i} of {images_file}"
-                out[j] = decode_rgb(self._bytes(encoded[i], where), image_size, where, self.fix)
+                out[j] = decode_image(self._bytes(encoded[i], where), image_size, where, self.fix)
                 bar.update(1)
         offsets = offsets_of(labels.counts.tolist())
         return SplitArrays(out, offsets, labels.names, labels.super_categories)
@@ -233,3 +212,5 @@ BENCHMARK = Benchmark(
     "20/6/8 between train/val/test.",
     split_name="the split of Ren et al.",
 )
+
+load_tieredimagenet, check_tieredimagenet = benchmark.entry_points(BENCHMARK)
