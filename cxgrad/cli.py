@@ -107,6 +107,16 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     return run.read_config().replace(**given)
 
 
+def _run_options(args: argparse.Namespace) -> dict:
+    """The options ``train`` and ``evaluate`` share: where the data and the device are."""
+    return dict(
+        data_root=args.data_root,
+        device=args.device,
+        path=args.path,
+        progress=not args.no_progress,
+    )
+
+
 def _quoted(*words: object) -> str:
     return " ".join(shlex.quote(str(w)) for w in words)
 
@@ -122,14 +132,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
     try:
         result = train(
-            config,
-            args.out,
-            resume=args.resume,
-            data_root=args.data_root,
-            device=args.device,
-            path=args.path,
-            cuda_graph=args.cuda_graph,
-            progress=not args.no_progress,
+            config, args.out, resume=args.resume, cuda_graph=args.cuda_graph, **_run_options(args)
         )
     except KeyboardInterrupt:
         command = _quoted("cxgrad", "train", "--out", args.out, "--resume")
@@ -188,16 +191,9 @@ def _evaluate_parser(sub) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from cxgrad.evaluate_run import evaluate_run
 
+    options = dict(_run_options(args), progress=not args.no_progress and not args.json)
     result = evaluate_run(
-        args.run,
-        tasks=args.tasks,
-        ensemble=args.ensemble,
-        split=args.split,
-        data_root=args.data_root,
-        device=args.device,
-        path=args.path,
-        progress=not args.no_progress and not args.json,
-        dataset=args.dataset,
+        args.run, args.tasks, args.ensemble, args.split, dataset=args.dataset, **options
     )
     if args.json:
         dataset = args.dataset or RunDir(Path(args.run)).read_config().dataset

@@ -229,6 +229,28 @@ def _paper(dataset: str, shots: int, **extra: Any) -> dict[str, Any]:
     return base
 
 
+def _omniglot(
+    ways: int,
+    filters: int,
+    meta_batch: int,
+    iterations: int,
+    val_every: int,
+    val_tasks: int,
+    split: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """1-shot Omniglot at 28x28 with 15 queries (``split`` only where it is not the
+    default alphabet split)."""
+    return {
+        "dataset": "omniglot",
+        **({"split": split} if split else {}),
+        **dict(ways=ways, shots=1, queries=15, image_size=28, filters=filters),
+        **dict(meta_batch=meta_batch, iterations=iterations),
+        **dict(val_every=val_every, val_tasks=val_tasks),
+        **extra,
+    }
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Table 1
     "miniimagenet-5w1s": _paper("miniimagenet", 1),
@@ -258,46 +280,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         for k in (1, 5)
     },
     # Omniglot, sized for a 2-core CPU (the README's result): about 15 minutes per method.
-    "omniglot-5w1s-cpu": dict(
-        dataset="omniglot",
-        ways=5,
-        shots=1,
-        queries=15,
-        image_size=28,
-        filters=32,
-        meta_batch=4,
-        iterations=3000,
-        val_every=250,
-        val_tasks=200,
-        keep_best=5,
-    ),
+    "omniglot-5w1s-cpu": _omniglot(5, 32, 4, 3000, 250, 200, keep_best=5),
     # Omniglot in the protocol of MAML/MAML++ (1200/423 characters, rotations), paper sizes.
-    "omniglot-maml-5w1s": dict(
-        dataset="omniglot",
-        split="maml",
-        ways=5,
-        shots=1,
-        queries=15,
-        image_size=28,
-        filters=64,
-        meta_batch=8,
-        iterations=20_000,
-        val_every=500,
-        val_tasks=600,
-    ),
-    "omniglot-maml-20w1s": dict(
-        dataset="omniglot",
-        split="maml",
-        ways=20,
-        shots=1,
-        queries=15,
-        image_size=28,
-        filters=64,
-        meta_batch=8,
-        iterations=20_000,
-        val_every=500,
-        val_tasks=600,
-    ),
+    **{
+        f"omniglot-maml-{ways}w1s": _omniglot(ways, 64, 8, 20_000, 500, 600, split="maml")
+        for ways in (5, 20)
+    },
     # Fully offline demo on procedurally generated glyphs: seconds on a CPU.
     "synthetic-demo": dict(
         dataset="synthetic",

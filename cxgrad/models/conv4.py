@@ -106,16 +106,14 @@ def _xavier_uniform(t: torch.Tensor, generator: torch.Generator | None) -> torch
     return t.uniform_(-bound, bound, generator=generator)
 
 
-def conv4_features(
-    params: Params, x: torch.Tensor, config: Conv4Config, upto: int | None = None
-) -> list[torch.Tensor]:
+def conv4_features(params: Params, x: torch.Tensor, config: Conv4Config) -> list[torch.Tensor]:
     """Outputs of each block (after pooling), for the analyses of Figures 3 and 4.
 
-    ``upto`` stops after that many blocks. ``x`` is ``[batch, C, H, W]``.
+    ``x`` is ``[batch, C, H, W]``.
     """
     feats = []
     h = x
-    for layer in range(1, (upto or config.layers) + 1):
+    for layer in range(1, config.layers + 1):
         h = _block(params, h, layer, config)
         feats.append(h)
     return feats

@@ -16,7 +16,6 @@ Parameter names: ``block{b}.conv{c}.weight``, ``block{b}.bn{c}.weight|bias`` for
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -129,7 +128,3 @@ class ResNet12Config:
         h = self.features(params, x)[-1]
         pooled = h.mean(dim=(2, 3))
         return F.linear(pooled, params["head.weight"], params["head.bias"])
-
-
-def count_parameters(params: Params) -> int:
-    return sum(math.prod(v.shape) for v in params.values())
