@@ -12,6 +12,9 @@
 #
 #   bash benchmarks/gpu_benchmarks.sh OUT_DIR [DATA_ROOT]
 #
+# The book's chapters on a GPU, each timed at both sizes, take longer (hours with
+# LARGE_SIZE = True) and have their own script: benchmarks/gpu_chapters.sh.
+#
 # Runs from a checkout without installing it (PYTHONPATH); needs torch, torchvision, numpy,
 # pillow, tqdm and pytest. DATA_ROOT (default $CXGRAD_DATA_ROOT) must hold omniglot/ for
 # step 3, which is skipped otherwise. Each step has its own time limit, so one that fails
