@@ -58,8 +58,8 @@ def test_parity_in_float64(method, first_order):
 @pytest.mark.parametrize("method", METHODS)
 def test_parity_in_float32(method):
     """float32 rounding differs between grouped and plain convolutions (and IGS's large early
-    steps amplify it): every meta-gradient entry agrees to within 1e-4 of the
-    largest meta-gradient entry of the model."""
+    steps amplify it): every meta-gradient entry agrees to within 1e-4 of the largest entry
+    of its own tensor."""
     learner = tiny_learner(method, inner_lr=0.01)
     params = learner.init_params(0)
     batch = task_batch(torch.float32)
@@ -68,12 +68,33 @@ def test_parity_in_float32(method):
     assert_float32_parity(vec, seq)
 
 
+# g_phi's first layer multiplies nu, which is about 1e-5 after the warm-up step: its
+# meta-gradient is that small, and float32 resolves it only to about 2e-3 of itself on
+# either path (both measured against float64 on the same batch), so it gets its own bound.
+FLOAT32_RTOL = {"gphi.0.weight": 1e-2}
+
+
 def assert_float32_parity(vec, seq):
-    """Losses close, and every meta-gradient entry within 1e-4 of the largest entry."""
+    """Losses close, and every meta-gradient entry within 1e-4 of the largest entry of its
+    own tensor: a bound relative to the whole model's largest entry would let a tensor with
+    small gradients (BatchNorm, g_phi) be entirely wrong."""
     torch.testing.assert_close(vec[0], seq[0], rtol=1e-5, atol=1e-6)
-    scale = max(float(g.abs().max()) for g in seq[2].values())
-    for name in seq[2]:
-        assert float((vec[2][name] - seq[2][name]).abs().max()) < 1e-4 * scale, name
+    for name, expected in seq[2].items():
+        scale = float(expected.abs().max())
+        assert scale > 0, f"{name}: zero meta-gradient, nothing to compare"
+        error = float((vec[2][name] - expected).abs().max())
+        bound = FLOAT32_RTOL.get(name, 1e-4) * scale
+        assert error < bound, f"{name}: error {error:.3g}, largest entry {scale:.3g}"
+
+
+def test_float32_parity_is_judged_tensor_by_tensor():
+    """A small tensor's meta-gradient with the wrong sign fails, however large the others."""
+    loss, accuracy = torch.tensor(1.0), torch.tensor(0.5)
+    seq = (loss, accuracy, {"conv1.weight": torch.tensor([1.0]), "bn1.bias": torch.tensor([1e-5])})
+    vec = (loss, accuracy, dict(seq[2], **{"bn1.bias": torch.tensor([-1e-5])}))
+    assert_float32_parity(seq, seq)
+    with pytest.raises(AssertionError, match="bn1.bias"):
+        assert_float32_parity(vec, seq)
 
 
 def test_folded_forward_is_one_forward_per_task():

@@ -132,9 +132,14 @@ def test_replay_matches_the_eager_step_on_new_batches(method, batched):
 
 @needs_cuda
 @pytest.mark.parametrize("method", METHODS)
-def test_batched_path_matches_the_loop_on_the_gpu(method):
+def test_batched_path_matches_the_loop_on_the_gpu(method, monkeypatch):
     """The folded forward (grouped convolutions, cuDNN BatchNorm, in-place activation) against
-    the task-by-task loop, in float32 on the GPU, second order."""
+    the task-by-task loop, in float32 on the GPU, second order, tensor by tensor.
+
+    TF32 is off: it rounds convolution inputs to 10 mantissa bits, another precision rather
+    than another path, and would hide a wrong small meta-gradient under its own rounding."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     learner = tiny_learner(method, inner_lr=0.01)
     params = {k: v.cuda().requires_grad_() for k, v in learner.init_params(0).items()}
     batch = task_batch(torch.float32).to("cuda")
@@ -199,15 +204,31 @@ def test_resume_with_graph_continues_the_run(tmp_path):
         torch.testing.assert_close(a["params"][name], b["params"][name])
 
 
-def test_training_leaves_the_cudnn_autotuner_flag_as_it_was(tmp_path):
-    """The trainer turns cuDNN's autotuner on for its own run on a GPU only, and restores it."""
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("flag", [False, True])
+def test_training_sets_the_cudnn_autotuner_for_its_run_and_restores_it(
+    tmp_path, monkeypatch, device, flag
+):
+    """During the run the autotuner is on for a GPU run and as it was for a CPU run;
+    afterwards (also after Ctrl-C) it is as it was. The trainer is built on the CPU and
+    then told its device is a GPU, so that the flag's handling is checked on any machine;
+    the training loop is replaced by a probe that reads the flag."""
     glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
-    before = torch.backends.cudnn.benchmark
-    try:
-        for flag in (False, True):
-            torch.backends.cudnn.benchmark = flag
-            config = tiny_config(iterations=1, val_every=1)
-            train(config, tmp_path / str(flag), dataset=glyphs, progress=False, device="cpu")
-            assert torch.backends.cudnn.benchmark is flag
-    finally:
-        torch.backends.cudnn.benchmark = before
+    trainer = Trainer(tiny_config(), tmp_path / "run", dataset=glyphs, device="cpu")
+    trainer.device = torch.device(device)
+    seen = []
+
+    def probe(self, interrupt: bool):
+        seen.append(torch.backends.cudnn.benchmark)
+        if interrupt:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", flag)
+    monkeypatch.setattr(Trainer, "_train", lambda self: probe(self, interrupt=False))
+    trainer.train()
+    assert torch.backends.cudnn.benchmark is flag
+    monkeypatch.setattr(Trainer, "_train", lambda self: probe(self, interrupt=True))
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    assert torch.backends.cudnn.benchmark is flag
+    assert seen == [flag or device == "cuda"] * 2
