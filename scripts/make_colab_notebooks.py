@@ -158,10 +158,10 @@ def with_bootstrap(py_text: str, settings: Settings, name: str) -> str:
 
 
 # --- 2. the Colab notebooks ------------------------------------------------------------------
-def make_linker(settings: Settings, titles: dict[str, str], labels: dict[str, str]):
+def make_linker(settings: Settings, titles: dict[str, str], labels: dict[str, tuple[str, str]]):
     """Links for cross-references: a chapter opens as its Colab notebook, any other page (or
     a labelled section) in the published book. ``titles`` maps a page (``book/intro``,
-    ``notebooks/01_episodes``) to its title."""
+    ``notebooks/01_episodes``) to its title, ``labels`` a target to its page and title."""
 
     def link(role: str, target: str) -> tuple[str, str]:
         if role == "file":
@@ -170,42 +170,50 @@ def make_linker(settings: Settings, titles: dict[str, str], labels: dict[str, st
         if role in ("ref", "numref"):
             if target not in labels:
                 raise SystemExit(f"{{{role}}}`{target}`: no target ({target})= in the book")
-            page, anchor = labels[target], "#" + target
-        else:
-            page, anchor = target.removesuffix(".md").removesuffix(".py"), ""
-            page = page.removeprefix("../") if page.startswith("../") else f"notebooks/{page}"
+            page, title = labels[target]
+            return f"{settings.book_url}{page}.html#{target}", title
+        page = target.removesuffix(".md").removesuffix(".py")
+        page = page.removeprefix("../") if page.startswith("../") else f"notebooks/{page}"
         if page not in titles:
             raise SystemExit(f"{{{role}}}`{target}`: {page} is not a page of the book")
-        stem = page.removeprefix("notebooks/")
-        if page.startswith("notebooks/") and not anchor:
-            return settings.colab_url(stem), titles[page]  # a sibling chapter: stay in Colab
-        return f"{settings.book_url}{page}.html{anchor}", titles[page]
+        if page.startswith("notebooks/"):  # a sibling chapter: stay in Colab
+            return settings.colab_url(page.removeprefix("notebooks/")), titles[page]
+        return f"{settings.book_url}{page}.html", titles[page]
 
     return link
+
+
+def _book_pages(repo: Path) -> dict[str, str]:
+    """Every page of the book (``notebooks/01_episodes``, ``book/intro``) and its markdown:
+    the chapters' markdown cells, or the .md file."""
+    pages = {}
+    for path in sorted((repo / "notebooks").glob("[0-9][0-9]_*.py")):
+        cells = jupytext.reads(path.read_text(), fmt="py:percent").cells
+        text = "\n\n".join(c.source for c in cells if c.cell_type == "markdown")
+        pages[f"notebooks/{path.stem}"] = text
+    for path in sorted((repo / "book").glob("*.md")):
+        pages[f"book/{path.stem}"] = path.read_text()
+    return pages
 
 
 def page_titles(repo: Path) -> dict[str, str]:
     """The title (first ``# `` heading) of every page of the book."""
     titles = {}
-    pages = sorted((repo / "notebooks").glob("[0-9][0-9]_*.py")) + sorted(
-        (repo / "book").glob("*.md")
-    )
-    for path in pages:
-        match = re.search(r"^(?:# )?# (.+)$", path.read_text(), re.MULTILINE)
+    for page, text in _book_pages(repo).items():
+        match = re.search(r"^# (.+)$", text, re.MULTILINE)
         if match:
-            titles[str(path.relative_to(repo).with_suffix(""))] = match[1].strip()
+            titles[page] = match[1].strip()
     return titles
 
 
-def book_labels(repo: Path) -> dict[str, str]:
-    """MyST targets ``(label)=`` of the book, mapped to the page that defines them."""
+def book_labels(repo: Path) -> dict[str, tuple[str, str]]:
+    """MyST targets ``(label)=`` of the book: the page that defines each, and the title of
+    the heading that follows it (else the label)."""
     labels = {}
-    sources = sorted((repo / "notebooks").glob("[0-9][0-9]_*.py")) + sorted(
-        (repo / "book").glob("*.md")
-    )
-    for path in sources:
-        for label in re.findall(r"^(?:# )?\(([\w.:-]+)\)=\s*$", path.read_text(), re.MULTILINE):
-            labels[label] = str(path.relative_to(repo).with_suffix(""))
+    target = re.compile(r"^\(([\w.:-]+)\)=[ \t]*\n(?:\s*\n)*(#+ (.+))?", re.MULTILINE)
+    for page, text in _book_pages(repo).items():
+        for match in target.finditer(text):
+            labels[match[1]] = (page, (match[3] or match[1]).strip())
     return labels
 
 

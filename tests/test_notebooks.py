@@ -225,3 +225,31 @@ def test_refresh_nbval_refuses_a_stale_colab_notebook(tmp_path):
     notebook.write_text(notebook.read_text().replace("Colab", "Kolab"))
     with pytest.raises(SystemExit, match=rf"\['{stem}'\] are stale: run .*make_colab_notebooks"):
         refresh_nbval.require_current_notebooks([stem], tmp_path)
+
+
+def test_cross_references_open_chapters_in_colab_and_pages_in_the_book(settings):
+    link = make_colab_notebooks.make_linker(
+        settings,
+        make_colab_notebooks.page_titles(REPO),
+        {"sec-eps": ("notebooks/04_batchnorm_invariance", "Where eps matters")},
+    )
+    url, title = link("doc", CHAPTERS[0].stem)
+    assert url == settings.colab_url(CHAPTERS[0].stem)
+    assert title.startswith("1. ")  # the chapter's own title, as the book shows it
+    assert link("doc", "../book/reproduction") == (
+        f"{settings.book_url}book/reproduction.html",
+        "Reproducing the paper",
+    )
+    assert link("ref", "sec-eps") == (
+        f"{settings.book_url}notebooks/04_batchnorm_invariance.html#sec-eps",
+        "Where eps matters",
+    )
+    with pytest.raises(SystemExit, match="book/nowhere is not a page of the book"):
+        link("doc", "../book/nowhere")
+
+
+def test_labels_are_found_with_the_heading_they_name(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "guide.md").write_text("# Guide\n\n(sec-setup)=\n## Setting up\n")
+    assert make_colab_notebooks.book_labels(tmp_path) == {"sec-setup": ("book/guide", "Setting up")}
