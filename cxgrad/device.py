@@ -60,7 +60,9 @@ def params_device(params: Mapping[str, torch.Tensor]) -> torch.device:
     )
 
 
-def to_params_device(params: Mapping[str, torch.Tensor], *tensors: torch.Tensor):
+def to_params_device(
+    params: Mapping[str, torch.Tensor], *tensors: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
     """``tensors`` on the parameters' device, as a tuple in the same order.
 
     A tensor already there is returned as it is (no copy), so CPU runs are unchanged. A

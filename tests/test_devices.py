@@ -115,6 +115,8 @@ def test_parameters_on_two_devices_are_refused_naming_both():
         learner.adapt(params, x_s, y_s, 1, first_order=True)
     with pytest.raises(DeviceMismatchError, match=r"cpu, meta"):
         evaluate(learner, [params], None, tasks=1, progress=False)
+    with pytest.raises(ValueError, match="empty parameter dict"):
+        params_device({})
 
 
 def test_no_copy_between_devices_during_a_cuda_graph_capture(monkeypatch):
