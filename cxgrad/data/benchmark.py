@@ -25,6 +25,7 @@ from cxgrad.data.cache import cache_dir, cached_sizes, read_cache, write_cache
 from cxgrad.data.files import (
     RESAMPLE_NAME,
     FileTree,
+    FolderTree,
     Plan,
     SplitArrays,
     check_image_size,
@@ -148,8 +149,11 @@ def split_folders_layout(tree: FileTree) -> Layout:
     return Layout(found, where, missing)
 
 
-def split_folders_present(folder: Path) -> bool:
-    return any((folder / split).is_dir() for split in SPLITS)
+def split_folders_source(folder: Path, title: str, fix: str) -> TreeSource | None:
+    """``folder`` read as ``train|val|test/<class>/<image>``, if it has a split folder."""
+    if not any((folder / split).is_dir() for split in SPLITS):
+        return None
+    return TreeSource("split folders", FolderTree(folder, fix), split_folders_layout, title)
 
 
 def candidate_dirs(path: Path, nested: tuple[str, ...]) -> list[Path]:
@@ -181,14 +185,15 @@ class Benchmark:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
 
+    def fix(self, path: Path) -> str:
+        """What to do about a damaged or incomplete copy at ``path``: where to get a good one."""
+        return (
+            f"Replace the damaged file, or the whole copy at {path}, with a good one. {self.get_it}"
+        )
+
     def expected_counts(self) -> str:
         counts = "/".join(str(self.expected[s]) for s in SPLITS)
         return f"{counts} classes in train/val/test, {self.split_name}"
-
-
-def replace_hint(path: Path, get_it: str) -> str:
-    """What to do about a damaged or incomplete copy at ``path``: where to get a good one."""
-    return f"Replace the damaged file, or the whole copy at {path}, with a good one. {get_it}"
 
 
 def entry_points(

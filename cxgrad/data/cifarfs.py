@@ -38,24 +38,25 @@ GET_IT = (
     "with their code and MetaOptNet's; it must contain cifar100/data/<class>/*.png and the "
     "split lists cifar100/splits/bertinetto/{train,val,test}.txt."
 )
+DESCRIPTION = (
+    "CIFAR-FS (Bertinetto et al. 2019), CIFAR-100 split 64/16/20 by "
+    "splits/bertinetto; 32x32 images upsampled, standardized with the CIFAR-100 mean/std."
+)
+SPLIT_NAME = "splits/bertinetto of Bertinetto et al."
 
 
 # ------------------------------------------------------------------------ locating copies
 
 
-def _fix(path: Path) -> str:
-    return benchmark.replace_hint(path, GET_IT)
-
-
 def locate(path: Path) -> Source | None:
     """The extracted folder at or in ``path`` if any, else ``cifar100.zip``."""
     if path.is_file():
-        return _source(ZipTree(path, _fix(path)), "zip") if path.suffix == ".zip" else None
+        return _source(ZipTree(path, BENCHMARK.fix(path)), "zip") if path.suffix == ".zip" else None
     for folder in (path / TOP / TOP, path / TOP, path):
         if (folder / "data").is_dir() or (folder / "splits").is_dir():
-            return _source(FolderTree(folder, _fix(folder)), "extracted folder")
+            return _source(FolderTree(folder, BENCHMARK.fix(folder)), "extracted folder")
     archive = path / ARCHIVE
-    return _source(ZipTree(archive, _fix(archive)), "zip") if archive.is_file() else None
+    return _source(ZipTree(archive, BENCHMARK.fix(archive)), "zip") if archive.is_file() else None
 
 
 def _source(tree: FileTree, format: str) -> TreeSource:
@@ -118,17 +119,7 @@ def _class_list(tree: FileTree, ref: str) -> list[str]:
 
 
 BENCHMARK = Benchmark(
-    name=NAME,
-    title=TITLE,
-    expected=EXPECTED,
-    locate=locate,
-    layouts=layouts,
-    get_it=GET_IT,
-    description="CIFAR-FS (Bertinetto et al. 2019), CIFAR-100 split 64/16/20 by "
-    "splits/bertinetto; 32x32 images upsampled, standardized with the CIFAR-100 mean/std.",
-    split_name="splits/bertinetto of Bertinetto et al.",
-    mean=MEAN,
-    std=STD,
+    NAME, TITLE, EXPECTED, locate, layouts, GET_IT, DESCRIPTION, SPLIT_NAME, MEAN, STD
 )
 
 # load_cifarfs: uint8 [N, 3, S, S] upsampled from 32x32; each split carries MEAN and STD.

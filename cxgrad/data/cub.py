@@ -33,6 +33,11 @@ GET_IT = (
     f"the official {ARCHIVE} (about 1.1 GB) from Caltech's data site, linked from "
     "https://www.vision.caltech.edu/datasets/cub_200_2011/ (CaltechDATA)."
 )
+DESCRIPTION = (
+    "CUB-200-2011 (Wah et al. 2011), 200 bird species; class i of the sorted "
+    "folders is train if i%2==0, val if i%4==1, test if i%4==3."
+)
+SPLIT_NAME = "class i of the sorted folders in train if i%2==0, val if i%4==1, test if i%4==3"
 
 
 def split_of(index: int) -> str:
@@ -43,24 +48,22 @@ def split_of(index: int) -> str:
 # ------------------------------------------------------------------------ locating copies
 
 
-def _fix(path: Path) -> str:
-    return benchmark.replace_hint(path, GET_IT)
-
-
 def locate(path: Path) -> Source | None:
     """The extracted folder at or in ``path`` if any (it is what users edit), else the tgz."""
     if path.is_file():
         return _tar_source(path) if path.name.endswith((".tgz", ".tar.gz", ".tar")) else None
     for folder in (path / TOP / TOP, path / TOP, path):
         if (folder / "images").is_dir():
-            tree = FolderTree(folder, _fix(folder))
+            tree = FolderTree(folder, BENCHMARK.fix(folder))
             return TreeSource("extracted folder", tree, class_folders_layout, TITLE)
     archive = path / ARCHIVE
     return _tar_source(archive) if archive.is_file() else None
 
 
 def _tar_source(path: Path) -> TreeSource:
-    return TreeSource("official tgz", TarTree(path, _fix(path)), class_folders_layout, TITLE)
+    return TreeSource(
+        "official tgz", TarTree(path, BENCHMARK.fix(path)), class_folders_layout, TITLE
+    )
 
 
 def layouts(folder: Path) -> list[str]:
@@ -92,16 +95,6 @@ def class_folders_layout(tree: FileTree) -> Layout:
     return Layout(plan, {s: images_dir for s in plan}, problems=problems)
 
 
-BENCHMARK = Benchmark(
-    name=NAME,
-    title=TITLE,
-    expected=EXPECTED,
-    locate=locate,
-    layouts=layouts,
-    get_it=GET_IT,
-    description="CUB-200-2011 (Wah et al. 2011), 200 bird species; class i of the sorted "
-    "folders is train if i%2==0, val if i%4==1, test if i%4==3.",
-    split_name="class i of the sorted folders in train if i%2==0, val if i%4==1, test if i%4==3",
-)
+BENCHMARK = Benchmark(NAME, TITLE, EXPECTED, locate, layouts, GET_IT, DESCRIPTION, SPLIT_NAME)
 
 load_cub, check_cub = benchmark.entry_points(BENCHMARK)

@@ -34,8 +34,7 @@ from cxgrad.data.benchmark import (
     Survey,
     TreeSource,
     candidate_dirs,
-    split_folders_layout,
-    split_folders_present,
+    split_folders_source,
 )
 from cxgrad.data.files import (
     FileTree,
@@ -50,7 +49,6 @@ from cxgrad.data.files import (
 from cxgrad.data.messages import few
 from cxgrad.errors import DataError
 
-NAME = "miniimagenet"
 TITLE = "miniImageNet"
 EXPECTED = {"train": 64, "val": 16, "test": 20}
 PICKLE_NAME = "mini-imagenet-cache-{split}.pkl"
@@ -63,15 +61,13 @@ GET_IT = (
     "(as MAML++ and the CxGrad authors' code read them), or the original images/ folder "
     "with train.csv, val.csv and test.csv."
 )
+DESCRIPTION = "miniImageNet (Vinyals et al. 2016), split of Ravi & Larochelle (2017)."
+SPLIT_NAME = "the split of Ravi & Larochelle"
 _CHUNK = 2048  # rows copied at once: bounds the temporary memory to ~40 MB
 _PICKLE_RE = re.compile(r"mini-imagenet-cache-(train|val|test)\.pkl")
 
 
 # ------------------------------------------------------------------------ locating copies
-
-
-def _fix(path: Path) -> str:
-    return benchmark.replace_hint(path, GET_IT)
 
 
 def locate(path: Path) -> Source | None:
@@ -88,9 +84,8 @@ def locate(path: Path) -> Source | None:
     for folder in candidate_dirs(path, NESTED):
         if any((folder / PICKLE_NAME.format(split=s)).is_file() for s in SPLITS):
             return PickleSource(folder)
-        if split_folders_present(folder):
-            tree = FolderTree(folder, _fix(folder))
-            return TreeSource("split folders", tree, split_folders_layout, TITLE)
+        if source := split_folders_source(folder, TITLE, BENCHMARK.fix(folder)):
+            return source
         if (folder / "images").is_dir() and any((folder / f"{s}.csv").is_file() for s in SPLITS):
             return _csv_source(folder)
     return None
@@ -112,7 +107,7 @@ class PickleSource(Source):
     """``mini-imagenet-cache-{split}.pkl``: images already 84x84, so no decoding needed."""
 
     def __init__(self, folder: Path) -> None:
-        super().__init__("pickle caches", folder, _fix(folder))
+        super().__init__("pickle caches", folder, BENCHMARK.fix(folder))
         self._loaded: dict[str, tuple[np.ndarray, dict[str, list[int]]]] = {}
 
     def file(self, split: str) -> Path:
@@ -187,7 +182,9 @@ class PickleSource(Source):
 
 
 def _csv_source(folder: Path) -> TreeSource:
-    return TreeSource("images/ + CSV files", FolderTree(folder, _fix(folder)), csv_layout, TITLE)
+    return TreeSource(
+        "images/ + CSV files", FolderTree(folder, BENCHMARK.fix(folder)), csv_layout, TITLE
+    )
 
 
 def csv_layout(tree: FileTree) -> Layout:
@@ -228,14 +225,7 @@ def _csv_rows(tree: FileTree, name: str) -> list[tuple[str, str]]:
 
 
 BENCHMARK = Benchmark(
-    name=NAME,
-    title=TITLE,
-    expected=EXPECTED,
-    locate=locate,
-    layouts=layouts,
-    get_it=GET_IT,
-    description="miniImageNet (Vinyals et al. 2016), split of Ravi & Larochelle (2017).",
-    split_name="the split of Ravi & Larochelle",
+    "miniimagenet", TITLE, EXPECTED, locate, layouts, GET_IT, DESCRIPTION, SPLIT_NAME
 )
 
 load_miniimagenet, check_miniimagenet = benchmark.entry_points(BENCHMARK)

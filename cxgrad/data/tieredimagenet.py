@@ -29,13 +29,10 @@ from cxgrad.data.benchmark import (
     Benchmark,
     Source,
     Survey,
-    TreeSource,
     candidate_dirs,
-    split_folders_layout,
-    split_folders_present,
+    split_folders_source,
 )
 from cxgrad.data.files import (
-    FolderTree,
     SplitArrays,
     as_bytes,
     decode_image,
@@ -46,7 +43,6 @@ from cxgrad.data.files import (
 )
 from cxgrad.errors import DataError
 
-NAME = "tieredimagenet"
 TITLE = "tieredImageNet"
 EXPECTED = {"train": 351, "val": 97, "test": 160}
 IMAGES_NAME = "{split}_images_png.pkl"
@@ -59,13 +55,14 @@ GET_IT = (
     "{train,val,test}_images_png.pkl and {train,val,test}_labels.pkl (extract it), or make "
     "split folders train/val/test/<wnid>/ with the generator script of Ren et al."
 )
+DESCRIPTION = (
+    "tieredImageNet (Ren et al. 2018), 34 ImageNet super-categories split "
+    "20/6/8 between train/val/test."
+)
+SPLIT_NAME = "the split of Ren et al."
 
 
 # ------------------------------------------------------------------------ locating copies
-
-
-def _fix(path: Path) -> str:
-    return benchmark.replace_hint(path, GET_IT)
 
 
 def locate(path: Path) -> Source | None:
@@ -75,9 +72,8 @@ def locate(path: Path) -> Source | None:
     for folder in candidate_dirs(path, NESTED):
         if any(_pickle_present(folder, s) for s in SPLITS):
             return PickleSource(folder)
-        if split_folders_present(folder):
-            tree = FolderTree(folder, _fix(folder))
-            return TreeSource("split folders", tree, split_folders_layout, TITLE)
+        if source := split_folders_source(folder, TITLE, BENCHMARK.fix(folder)):
+            return source
     return None
 
 
@@ -141,7 +137,7 @@ class PickleSource(Source):
     """``{split}_images_png.pkl`` + ``{split}_labels.pkl``; classes in label order."""
 
     def __init__(self, folder: Path) -> None:
-        super().__init__("pickles", folder, _fix(folder))
+        super().__init__("pickles", folder, BENCHMARK.fix(folder))
         self._labels: dict[str, _Labels] = {}
 
     def files(self, split: str) -> tuple[Path, Path]:
@@ -202,15 +198,7 @@ class PickleSource(Source):
 
 
 BENCHMARK = Benchmark(
-    name=NAME,
-    title=TITLE,
-    expected=EXPECTED,
-    locate=locate,
-    layouts=layouts,
-    get_it=GET_IT,
-    description="tieredImageNet (Ren et al. 2018), 34 ImageNet super-categories split "
-    "20/6/8 between train/val/test.",
-    split_name="the split of Ren et al.",
+    "tieredimagenet", TITLE, EXPECTED, locate, layouts, GET_IT, DESCRIPTION, SPLIT_NAME
 )
 
 load_tieredimagenet, check_tieredimagenet = benchmark.entry_points(BENCHMARK)
