@@ -12,10 +12,10 @@ from cxgrad.checkpoint import load_checkpoint
 from cxgrad.config import TrainConfig, build_config
 from cxgrad.data import load_synthetic
 from cxgrad.errors import ConfigError, DataError, TrainingDiverged
-from cxgrad.evaluate import confidence_intervals
+from cxgrad.evaluate import confidence_intervals, evaluate
 from cxgrad.evaluate_run import evaluate_run
 from cxgrad.meta.learner import MetaLearner
-from cxgrad.train import Trainer, train
+from cxgrad.train import Trainer, build_learner, samplers, train
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +324,16 @@ def test_evaluate_run_reports_both_intervals_and_ensembles(tmp_path, glyphs, mon
     ensemble = evaluate_run(run, tasks=5, ensemble=3, progress=False)
     assert (single.models, ensemble.models) == (1, 3)
     assert single.predictions == 5 * 3 * 2
-    assert 0 <= single.accuracy <= 1 and single.ci95_binomial > 0
+    # The best checkpoint, and the 3 best in best.json's order, on the run's test tasks.
+    config = TrainConfig.load(run / "config.json")
+    best = [
+        load_checkpoint(run / "checkpoints" / entry["file"])["params"] for entry in best_index(run)
+    ]
+    sampler = samplers(config, glyphs)["test"]
+    for result, models in ((single, best[:1]), (ensemble, best)):
+        expected = evaluate(build_learner(config), models, sampler, tasks=5, progress=False)
+        assert result.task_accuracies == expected.task_accuracies
+    assert single.ci95_binomial == confidence_intervals(single.task_accuracies, 30)[1]
     with pytest.raises(ConfigError, match="--ensemble 4 asks for more checkpoints"):
         evaluate_run(run, tasks=5, ensemble=4, progress=False)
 
