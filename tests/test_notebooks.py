@@ -253,3 +253,30 @@ def test_labels_are_found_with_the_heading_they_name(tmp_path):
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "guide.md").write_text("# Guide\n\n(sec-setup)=\n## Setting up\n")
     assert make_colab_notebooks.book_labels(tmp_path) == {"sec-setup": ("book/guide", "Setting up")}
+
+
+def test_bootstrap_in_colab_checks_out_the_pinned_release(settings, monkeypatch):
+    import importlib.util
+    import os
+    import types
+
+    commands = []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "cxgrad" else real_find_spec(name, *a),
+    )
+    monkeypatch.setattr(os.path, "isdir", lambda path: False)
+    monkeypatch.setattr(subprocess, "run", lambda command, check: commands.append(command))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(make_colab_notebooks.bootstrap_source(settings), {"__name__": "bootstrap"})
+    clone, pip = commands
+    assert clone[:2] == ["git", "clone"] and clone[-2:] == [settings.repo_url, "/content/cxgrad"]
+    assert clone[clone.index("--branch") + 1] == f"v{settings.version}"
+    assert pip[-4:] == ["install", "-q", "-e", "/content/cxgrad"]
+    assert sys.path[0] == "/content/cxgrad"
+    assert f"Installing cxgrad v{settings.version} from {settings.repo_url}" in out.getvalue()
