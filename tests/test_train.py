@@ -193,6 +193,30 @@ def test_resume_after_ctrl_c_is_exact(tmp_path, glyphs, monkeypatch):
     assert_same_state(final_state(tmp_path / "full"), final_state(tmp_path / "cut"))
 
 
+def test_validation_adapts_for_the_eval_steps(tmp_path, glyphs, monkeypatch):
+    """With inner_steps_eval (3) unlike inner_steps_train (1), training tasks adapt for 1
+    step and validation tasks for 3."""
+    calls, validating = [], {"now": False}
+    real_adapt, real_validate = MetaLearner.adapt, Trainer.validate
+
+    def adapt(self, params, x_support, y_support, steps, *args, **kwargs):
+        calls.append(("validation" if validating["now"] else "training", steps))
+        return real_adapt(self, params, x_support, y_support, steps, *args, **kwargs)
+
+    def validate(self):
+        validating["now"] = True
+        try:
+            return real_validate(self)
+        finally:
+            validating["now"] = False
+
+    monkeypatch.setattr(MetaLearner, "adapt", adapt)
+    monkeypatch.setattr(Trainer, "validate", validate)
+    config = tiny_config(iterations=2, val_every=2, inner_steps_train=1, inner_steps_eval=3)
+    train(config, tmp_path / "run", dataset=glyphs, progress=False)
+    assert sorted(set(calls)) == [("training", 1), ("validation", 3)]
+
+
 def test_best_k_checkpoints_are_kept_and_ranked(tmp_path, glyphs):
     run = tmp_path / "run"
     train(tiny_config(iterations=8, val_every=2, keep_best=2), run, dataset=glyphs, progress=False)
