@@ -140,6 +140,18 @@ omniglot = load_omniglot(DATA_ROOT, progress=False)
 print(omniglot.summary())
 
 # %% [markdown]
+# The figure draws both loops for one meta-batch: each task $\mathcal{T}_i$ starts from the
+# same $\theta$ and takes its own inner steps on its support set $S_i$; the outer loop
+# scores each adapted $\theta_i$ on its query set $Q_i$ and updates $\theta$ with the
+# gradient of the summed query losses, taken through the inner steps.
+
+# %% tags=["remove-input"]
+from cxgrad.schematics import maml_loops_figure
+
+maml_loops_figure()
+plt.show()
+
+# %% [markdown]
 # ## MAML in a few lines
 #
 # The library's networks are *pure functions of a parameter dictionary*: `net.forward(params,

@@ -274,10 +274,17 @@ for layer, name in enumerate(CONVS):
 #    $\nu_i \leftarrow \nu_i - \beta \nabla_{\nu_i}\mathcal{L}$.
 # 4. The query loss $\mathcal{L}(\theta_i; Q_i)$ at the last $\theta_i$ (no further
 #    rescaling) feeds the meta-update of $(\theta, \phi)$ (line 18).
-#
-# Here it is written out from scratch with `torch.autograd`, first order (the inner
-# gradients are treated as constants, as at evaluation time), using only $g_\phi$ from
-# the library:
+
+# %% tags=["remove-input"]
+from cxgrad.schematics import cxgrad_algorithm_figure
+
+cxgrad_algorithm_figure()
+plt.show()
+
+# %% [markdown]
+# The figure draws the same steps, and where IGS and $g_\phi$ enter them. Here it is
+# written out from scratch with `torch.autograd`, first order (the inner gradients are
+# treated as constants, as at evaluation time), using only $g_\phi$ from the library:
 
 
 # %%
