@@ -205,7 +205,8 @@ class Converter:
         if name in ("code", "code-block", "code-cell"):
             return [f"```{arg.strip()}", inner, "```"]
         title = self._roles(arg.strip()) or ("See also" if name == "seealso" else name.capitalize())
-        if name == "dropdown" or "dropdown" in classes or "toggle" in classes:
+        hidden = name in ("dropdown", "toggle") or {"dropdown", "toggle"} & set(classes)
+        if hidden or title.lower().startswith("solution"):  # solutions stay hidden until asked
             return [
                 "<details>",
                 f"<summary>{title}</summary>",

@@ -84,6 +84,11 @@ def test_dropdown_solutions_become_collapsed_details(convert):
     )
 
 
+def test_a_solution_is_collapsed_even_without_the_dropdown_class(convert):
+    source = "```{admonition} Solution\n\nTwo.\n```"
+    assert convert.convert(source) == "<details>\n<summary>Solution</summary>\n\nTwo.\n\n</details>"
+
+
 def test_nested_code_block_with_three_backticks_stays_inside(convert):
     source = "```{admonition} Run\n:class: tip\n\n```bash\ncxgrad train\n```\n```\nafter"
     assert convert.convert(source) == "> **Run**\n>\n> ```bash\n> cxgrad train\n> ```\nafter"
