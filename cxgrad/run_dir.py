@@ -6,7 +6,9 @@
     RUN_DIR/metrics.jsonl            one JSON object per iteration and per validation
     RUN_DIR/checkpoints/last.pt      parameters + optimizer state after the newest step saved
     RUN_DIR/checkpoints/best.json    the k best validation checkpoints, best first
-    RUN_DIR/checkpoints/iter-NNNNNN.pt   one file per entry of best.json
+    RUN_DIR/checkpoints/iter-NNNNNN.pt   one file per entry of best.json (and the one a final
+                                         validation off the val_every schedule displaced,
+                                         kept for an extension of the run: Trainer)
     RUN_DIR/data_root.json           the --data-root the run was trained with, if one was given
 """
 
