@@ -118,11 +118,21 @@ class Bibliography:
             f"{s}, {i}".rstrip(", ") for s, i in zip(e["surnames"], e["initials"], strict=True)
         ]
         authors = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        venue = e.get("booktitle") or e.get("journal") or e.get("publisher") or ""
+        venue = next(
+            (
+                e[f]
+                for f in ("booktitle", "journal", "howpublished", "institution", "publisher")
+                if e.get(f)
+            ),
+            "",
+        )
+        number = e.get("number", "")
         details = ", ".join(
             part
             for part in (
-                e.get("volume", "") + (f"({e['number']})" if e.get("number") else ""),
+                f"{e['volume']}({number})"
+                if e.get("volume") and number
+                else e.get("volume") or number,
                 e.get("pages", "").replace("--", "-"),
             )
             if part
