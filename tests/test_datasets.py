@@ -414,6 +414,19 @@ def test_tiered_split_folders_load(copies: dict[str, Path]) -> None:
     assert "super_categories" not in dataset.info
 
 
+def test_tiered_labels_without_names_give_disjoint_numbered_classes(tmp_path: Path) -> None:
+    folder = write_tiered_pickles(tmp_path / "tieredimagenet")
+    for split in SPLITS:
+        path = folder / f"{split}_labels.pkl"
+        labels = pickle.loads(path.read_bytes())
+        del labels["label_specific_str"]
+        path.write_bytes(pickle.dumps(labels, protocol=2))
+    dataset = load_tieredimagenet(tmp_path, image_size=8, progress=False)
+    assert dataset.split("train").class_names[:2] == ["train/class000", "train/class001"]
+    assert dataset.split("test").class_names[0] == "test/class000"
+    assert _counts(dataset) == TIERED
+
+
 def test_tiered_missing_labels_file_is_named(tmp_path: Path) -> None:
     folder = write_tiered_pickles(tmp_path / "tieredimagenet")
     (folder / "test_labels.pkl").unlink()

@@ -96,7 +96,7 @@ def layouts(folder: Path) -> list[str]:
 class _Labels:
     """One split's labels: the class of each image, class names and super-categories."""
 
-    def __init__(self, path: Path, fix: str) -> None:
+    def __init__(self, path: Path, split: str, fix: str) -> None:
         data = load_pickle(path, fix)
         data = plain_keys(data) if isinstance(data, dict) else data
         if not isinstance(data, dict) or "label_specific" not in data:
@@ -111,7 +111,9 @@ class _Labels:
             self.per_image, return_index=True, return_counts=True
         )
         specific_str = list(data.get("label_specific_str", []))
-        self.names = [_name(specific_str, c, "class") for c in self.classes]
+        # Numbered names (no label_specific_str) start at 0 in every split: the split in
+        # the name keeps them apart, as the classes themselves are.
+        self.names = [_name(specific_str, c, f"{split}/class") for c in self.classes]
         self.super_categories = self._super_categories(data)
 
     def _super_categories(self, data: dict) -> list[str] | None:
@@ -160,7 +162,7 @@ class PickleSource(Source):
 
     def labels(self, split: str) -> _Labels:
         if split not in self._labels:
-            self._labels[split] = _Labels(self.files(split)[1], self.fix)
+            self._labels[split] = _Labels(self.files(split)[1], split, self.fix)
         return self._labels[split]
 
     def read(self, image_size: int, progress: bool) -> dict[str, SplitArrays]:
