@@ -3,8 +3,10 @@
 The chapters (notebooks/NN_*.py, jupytext percent) end with exercises followed by their
 solutions in a collapsed box, a MyST block that opens with a line of three or more
 backticks and ``{admonition} Solutions`` and closes with the same fence. This script
-removes those blocks and writes one .ipynb per chapter, without outputs, to the output
-folder (default _build/student/), ready to hand out or to open in Colab.
+removes those blocks and converts each chapter as scripts/make_colab_notebooks.py does
+for the published notebooks (plain Markdown that Colab renders, the Colab bootstrap cell,
+no outputs), writing one .ipynb per chapter to the output folder (default
+_build/student/), ready to hand out or to open in Colab.
 
 Usage: python scripts/make_student_edition.py [--out DIR] [--chapters NOTEBOOKS_DIR]
 """
@@ -17,9 +19,11 @@ import sys
 from pathlib import Path
 
 import jupytext
-import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_colab_notebooks import colab_notebook, read_settings  # noqa: E402
+
 SOLUTIONS_OPENING = re.compile(r"^(`{3,}|:{3,})\{admonition\}\s+Solutions\s*$")
 
 
@@ -51,8 +55,8 @@ def strip_solutions(markdown: str, where: str) -> tuple[str, int]:
     return "\n".join(kept), removed
 
 
-def student_notebook(chapter: Path) -> nbformat.NotebookNode:
-    """The chapter as a notebook without solutions; refuses a chapter that has none."""
+def student_source(chapter: Path) -> str:
+    """The chapter's jupytext source without solutions; refuses a chapter that has none."""
     notebook = jupytext.read(chapter)
     removed = 0
     for index, cell in enumerate(notebook.cells):
@@ -65,7 +69,7 @@ def student_notebook(chapter: Path) -> nbformat.NotebookNode:
             "expects every chapter's solutions in one (see book/instructor_guide.md)"
         )
     notebook.cells = [c for c in notebook.cells if c.cell_type != "markdown" or c.source]
-    return notebook
+    return jupytext.writes(notebook, fmt="py:percent")
 
 
 def write_student_edition(chapters_dir: Path, out: Path) -> list[Path]:
@@ -73,11 +77,12 @@ def write_student_edition(chapters_dir: Path, out: Path) -> list[Path]:
     chapters = sorted(chapters_dir.glob("[0-9][0-9]_*.py"))
     if not chapters:
         raise ValueError(f"{chapters_dir}: no chapters (NN_name.py) found; pass --chapters")
+    settings = read_settings(REPO)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for chapter in chapters:
         target = out / f"{chapter.stem}.ipynb"
-        jupytext.write(student_notebook(chapter), target, fmt="ipynb")
+        target.write_text(colab_notebook(student_source(chapter), chapter.stem, settings, REPO))
         written.append(target)
     return written
 

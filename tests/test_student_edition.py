@@ -17,6 +17,7 @@ _spec = importlib.util.spec_from_file_location(
 )
 student = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(student)
+import myst_to_markdown  # noqa: E402  (scripts/ is on sys.path once the script is loaded)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,9 @@ def test_exercises_stay_and_solutions_go(edition, chapter):
     handout = nbformat.read(edition / f"{chapter.stem}.ipynb", as_version=4)
     text = markdown(handout)
     assert "## Exercises" in text
-    assert "{admonition} Solutions" not in text
     assert "{admonition} Solutions" in markdown(original)
+    assert "Solutions" not in text and "<details>" not in text
+    assert myst_to_markdown.count_myst(text) == 0, "Colab would show raw MyST"
     # Code cells (bootstrap, parameters, the chapter's code) are handed out unchanged.
     code = [(c.source, c.metadata.get("tags", [])) for c in original.cells if c.cell_type == "code"]
     assert [
@@ -77,5 +79,5 @@ def test_a_chapter_without_solutions_is_refused(tmp_path):
     chapter = tmp_path / "01_demo.py"
     chapter.write_text("# %% [markdown]\n# # 1. Demo\n#\n# ## Exercises\n\n# %%\nx = 1\n")
     with pytest.raises(ValueError, match="01_demo.py: no '\\{admonition\\} Solutions'"):
-        student.student_notebook(chapter)
+        student.student_source(chapter)
     assert student.main(["--chapters", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
