@@ -225,7 +225,12 @@ def _data_parser(sub) -> None:
     prepare.add_argument("name", choices=PREPARABLE)
     prepare.add_argument("--source", required=True, help="the downloaded file or folder")
     prepare.add_argument("--data-root", help=DATA_ROOT_HELP)
-    prepare.add_argument("--image-size", type=int, default=84)
+    prepare.add_argument(
+        "--image-size",
+        type=int,
+        help="side of the cached images (default: the size cxgrad train uses for the "
+        "dataset, " + ", ".join(f"{name} {DATASETS[name].image_size}" for name in PREPARABLE) + ")",
+    )
     prepare.add_argument("--no-progress", action="store_true", help="no progress bars")
     prepare.set_defaults(handler=_cmd_data_prepare)
 
@@ -241,14 +246,15 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 def _cmd_data_prepare(args: argparse.Namespace) -> int:
     from cxgrad.data import prepare_dataset
 
+    size = args.image_size or DATASETS[args.name].image_size
     path = prepare_dataset(
         args.name,
         args.source,
         data_root=args.data_root,
-        image_size=args.image_size,
+        image_size=size,
         progress=not args.no_progress,
     )
-    print(f"prepared {args.name} ({args.image_size}x{args.image_size}) in {path}")
+    print(f"prepared {args.name} ({size}x{size}) in {path}")
     return 0
 
 

@@ -326,3 +326,16 @@ def test_bad_seed_or_device_fails_before_the_run_folder_is_written(
     code, _, err = run_cli(capsys, "train", "--dataset", "synthetic", *args, "--out", run, *SMALL)
     assert code == 2 and message in err
     assert not run.exists()
+
+
+def test_data_prepare_caches_at_the_size_train_uses(capsys, monkeypatch, tmp_path):
+    import cxgrad.data
+    from cxgrad.config import build_config
+
+    sizes = []
+    monkeypatch.setattr(
+        cxgrad.data, "prepare_dataset", lambda *a, image_size, **k: sizes.append(image_size)
+    )
+    for name in ("cifarfs", "miniimagenet"):
+        assert run_cli(capsys, "data", "prepare", name, "--source", tmp_path)[0] == 0
+    assert sizes == [build_config(dataset="cifarfs").image_size, 84]
