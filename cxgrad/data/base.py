@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from cxgrad.data.messages import few
 from cxgrad.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -209,9 +210,9 @@ def check_disjoint(dataset: str, class_names: dict[str, list[str]]) -> None:
             seen.setdefault(name, []).append(split)
     shared = [f"{name} ({'/'.join(splits)})" for name, splits in seen.items() if len(splits) > 1]
     if shared:
-        shown = ", ".join(shared[:5]) + (f", ... and {len(shared) - 5} more" * (len(shared) > 5))
         raise DataError(
-            f"dataset {dataset!r} has {len(shared)} class(es) in more than one split: {shown}. "
+            f"dataset {dataset!r} has {len(shared)} class(es) in more than one split: "
+            f"{few(shared)}. "
             "Splits must be class-disjoint, or meta-training sees the test classes; use a copy "
             "with the standard split (or mark a dataset whose splits share classes test-only)."
         )
