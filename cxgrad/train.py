@@ -25,6 +25,7 @@ from cxgrad.config import TrainConfig
 from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
 from cxgrad.data import FewShotDataset
 from cxgrad.data.episodes import TaskBatch
+from cxgrad.data.registry import get_spec
 from cxgrad.device import use_batched_path
 from cxgrad.errors import TrainingDiverged
 from cxgrad.evaluate import evaluate
@@ -67,6 +68,7 @@ class Trainer:
     ) -> None:
         self.run = RunDir(Path(out))
         self.run.check_start(config, resume)
+        get_spec(config.dataset).check_trainable()  # test-only sets are refused, unwritten
         self.config = config
         self.device = run_device(device)
         self.batched = use_batched_path(path, self.device)
@@ -254,7 +256,13 @@ class Trainer:
         then those of a run trained for the new ``iterations`` in one go."""
         records = self.run.read_metrics()
         validations = [r for r in records if "val_accuracy" in r]
-        stale = {r["iteration"] for r in validations if not self._validation_due(r["iteration"])}
+        # Only before the new last iteration: resuming a longer run with fewer --iterations
+        # trains nothing and leaves its validations alone.
+        stale = {
+            r["iteration"]
+            for r in validations
+            if r["iteration"] < self.config.iterations and not self._validation_due(r["iteration"])
+        }
         if not stale:
             return
         self.run.rewrite_metrics(

@@ -141,6 +141,18 @@ def test_extending_a_run_restores_the_checkpoint_its_final_validation_displaced(
         )
 
 
+def test_resuming_with_fewer_iterations_leaves_the_validations_alone(tmp_path, glyphs):
+    """A 6-iteration run (validations at 4 and, finally, 6) resumed with --iterations 3:
+    nothing to train, and its final validation is not taken for an off-schedule one."""
+    run = tmp_path / "run"
+    config = tiny_config(iterations=6, val_every=4, keep_best=2)
+    train(config, run, dataset=glyphs, progress=False)
+    before = (validations(run), best_index(run), best_files(run))
+    train(config.replace(iterations=3), run, resume=True, dataset=glyphs, progress=False)
+    assert [r["iteration"] for r in before[0]] == [4, 6]
+    assert (validations(run), best_index(run), best_files(run)) == before
+
+
 @pytest.mark.parametrize("cut_at_call", [2, 3])
 def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkeypatch, cut_at_call):
     """Ctrl-C inside the 2nd validation (iteration 4) or the final one (iteration 6): the
@@ -409,6 +421,28 @@ def test_resuming_compares_every_option_but_iterations(tmp_path, glyphs):
         train(tiny_config(inner_steps_eval=10), run, resume=True, dataset=glyphs, progress=False)
     result = train(tiny_config(iterations=4), run, resume=True, dataset=glyphs, progress=False)
     assert result.iterations == 4
+
+
+def test_test_only_datasets_are_refused_for_training(tmp_path):
+    config = build_config(dataset="fashionmnist", filters=4)
+    with pytest.raises(ConfigError, match="--dataset fashionmnist is a cross-domain test set"):
+        train(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_reads_the_data_root_the_run_recorded(tmp_path, glyphs, monkeypatch):
+    roots = []
+
+    def load(config, data_root, progress):
+        roots.append(data_root)
+        return glyphs
+
+    monkeypatch.setattr(cxgrad.train, "load_config_dataset", load)
+    run, data = tmp_path / "run", tmp_path / "data"
+    train(tiny_config(iterations=2), run, data_root=data, progress=False)
+    train(tiny_config(iterations=4), run, resume=True, progress=False)
+    train(tiny_config(iterations=4), run, resume=True, data_root=tmp_path, progress=False)
+    assert [str(r) for r in roots] == [str(data), str(data), str(tmp_path)]
 
 
 def test_the_learner_takes_the_inner_loop_options_of_the_run():
