@@ -127,7 +127,8 @@ def test_folded_forward_is_one_forward_per_task():
 
 @pytest.mark.parametrize("method", ["maml", "cxgrad"])
 def test_vmap_parity_on_a_backbone_without_folding(method):
-    """ResNet-12 has no forward_tasks: its batched path is vmap, checked in float64."""
+    """ResNet-12 does not fold tasks (folds_tasks is False): its batched path is vmap, checked
+    in float64."""
     model = ResNet12Config(ways=3, in_channels=3, image_size=16, channels=2)
     learner = MetaLearner(model, MetaConfig(method=method, inner_steps_train=2, inner_lr=0.1))
     assert not learner.folds_tasks
