@@ -60,7 +60,7 @@ def test_context_dependence_shapes_and_a_frozen_context(glyphs):
     report = context_dependence(learner, params, sampler, tasks=5)
     assert report.gammas.shape == (5, 2, 4) and report.context_norms.shape == (5, 2)
     assert (report.context_norms > 0).all()
-    assert (report.relative_spread() >= 0).all()
+    assert (report.relative_spread() > 0).all()  # the context differs from task to task
 
     frozen = MetaLearner(learner.model, MetaConfig(**{**vars(learner.meta), "context_lr": 0.0}))
     still = context_dependence(frozen, params, sampler, tasks=5)
