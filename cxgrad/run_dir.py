@@ -99,9 +99,12 @@ class RunDir:
         self.data_root_path.write_text(text + "\n")
 
     def read_data_root(self) -> Path | None:
+        """The recorded ``--data-root`` if it exists on this machine (a run folder copied
+        elsewhere falls back to the default data root)."""
         if not self.data_root_path.exists():
             return None
-        return Path(json.loads(self.data_root_path.read_text())["data_root"])
+        recorded = Path(json.loads(self.data_root_path.read_text())["data_root"])
+        return recorded if recorded.is_dir() else None
 
     # ------------------------------------------------------------------ metrics
     def append_metrics(self, record: dict[str, Any]) -> None:

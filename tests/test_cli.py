@@ -291,6 +291,7 @@ def test_the_data_root_of_a_run_is_the_default_of_evaluate(tmp_path, capsys, mon
     import cxgrad.evaluate_run
 
     run, data = tmp_path / "run", tmp_path / "my data"
+    data.mkdir()
     args = ["--dataset", "synthetic", "--iterations", 2, "--data-root", data]
     code, out, _ = run_cli(capsys, "train", *args, "--out", run, *SMALL)
     assert code == 0 and f"cxgrad evaluate --run {run} --data-root '{data}'" in out
@@ -305,7 +306,9 @@ def test_the_data_root_of_a_run_is_the_default_of_evaluate(tmp_path, capsys, mon
     assert run_cli(capsys, "evaluate", "--run", run, "--tasks", 2, "--no-progress")[0] == 0
     other = tmp_path / "other"
     run_cli(capsys, "evaluate", "--run", run, "--tasks", 2, "--data-root", other, "--no-progress")
-    assert [str(r) for r in roots] == [str(data), str(other)]
+    data.rmdir()  # a run folder moved to another machine: the default data root again
+    run_cli(capsys, "evaluate", "--run", run, "--tasks", 2, "--no-progress")
+    assert [str(r) for r in roots] == [str(data), str(other), "None"]
 
 
 @pytest.mark.parametrize(

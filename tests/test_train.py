@@ -439,6 +439,7 @@ def test_resume_reads_the_data_root_the_run_recorded(tmp_path, glyphs, monkeypat
 
     monkeypatch.setattr(cxgrad.train, "load_config_dataset", load)
     run, data = tmp_path / "run", tmp_path / "data"
+    data.mkdir()
     train(tiny_config(iterations=2), run, data_root=data, progress=False)
     train(tiny_config(iterations=4), run, resume=True, progress=False)
     train(tiny_config(iterations=4), run, resume=True, data_root=tmp_path, progress=False)
