@@ -446,6 +446,24 @@ def test_resume_reads_the_data_root_the_run_recorded(tmp_path, glyphs, monkeypat
     assert [str(r) for r in roots] == [str(data), str(data), str(tmp_path)]
 
 
+def test_every_option_but_iterations_is_compared_on_resume():
+    from cxgrad.options import choices, options
+
+    base = build_config(method="maml")
+    for field in options(TrainConfig):
+        value = getattr(base, field.name)
+        if field.name == "preset":
+            other = "synthetic-demo"
+        elif choices(field):
+            other = next(c for c in choices(field) if c != value)
+        elif isinstance(value, bool) or value is None:
+            other = not value
+        else:
+            other = value + 1
+        diffs = base.differences(base.replace(**{field.name: other}), resuming=True)
+        assert len(diffs) == (field.name != "iterations"), field.name
+
+
 def test_the_learner_takes_the_inner_loop_options_of_the_run():
     from dataclasses import fields
 
