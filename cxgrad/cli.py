@@ -36,7 +36,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """One option per ``TrainConfig`` field, from the field's own metadata."""
     hints = typing.get_type_hints(TrainConfig)
-    for field in options(TrainConfig):
+    # --preset first: the other options are read as changes to it
+    for field in sorted(options(TrainConfig), key=lambda f: f.name != "preset"):
         text = field.metadata["help"]
         if field.default is not None:
             text += f" (default: {field.default})"
