@@ -103,7 +103,11 @@ class TrainConfig(MetaConfig):
     )
 
     def __post_init__(self) -> None:
-        spec = get_spec(self.dataset)  # ConfigError naming the known datasets
+        if self.dataset not in DATASETS:
+            raise ConfigError(
+                f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}"
+            )
+        spec = DATASETS[self.dataset]
         if self.image_size is None:
             object.__setattr__(self, "image_size", spec.image_size)
         check_minimums(self, ConfigError)
