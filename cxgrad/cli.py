@@ -48,7 +48,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         elif kind == bool | None:
             extra["action"] = argparse.BooleanOptionalAction
         else:
-            extra["type"] = next(t for t in typing.get_args(kind) or (kind,) if t is not None)
+            # int | None (a default filled in later) parses as int
+            extra["type"] = next(t for t in typing.get_args(kind) or (kind,) if t is not type(None))
             extra["choices"] = choices(field)
         parser.add_argument(flag(field), **extra)
 
