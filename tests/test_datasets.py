@@ -9,6 +9,7 @@ whole file to a few seconds.
 
 from __future__ import annotations
 
+import inspect
 import io
 import pickle
 import shutil
@@ -258,6 +259,16 @@ def _assert_same(a, b) -> None:
         assert torch.equal(x.offsets, y.offsets)
         assert torch.equal(x.images, y.images)
         assert (x.mean, x.std) == (y.mean, y.std)
+
+
+def test_benchmark_entry_points_are_named_for_their_module() -> None:
+    assert (load_cub.__name__, load_cub.__module__) == ("load_cub", "cxgrad.data.cub")
+    assert list(inspect.signature(load_cifarfs).parameters) == [
+        "data_root",
+        "image_size",
+        "progress",
+    ]
+    assert "CIFAR-FS" in (load_cifarfs.__doc__ or "")
 
 
 # ------------------------------------------------------------------- class-disjoint splits

@@ -224,6 +224,7 @@ def entry_points(
     )
     for function, verb in ((load_benchmark, "load"), (check_benchmark, "check")):
         function.__name__ = function.__qualname__ = f"{verb}_{bench.name}"
+        function.__module__ = bench.locate.__module__  # the dataset's module exports them
     return load_benchmark, check_benchmark
 
 
