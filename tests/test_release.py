@@ -34,7 +34,10 @@ def workflow(name: str) -> dict:
 
 
 def test_installed_version_is_pyprojects():
-    assert cxgrad.__version__ == VERSION
+    assert cxgrad.__version__ == VERSION, (
+        f"installed metadata says {cxgrad.__version__}, pyproject.toml {VERSION}: an editable "
+        "install keeps the version it was installed with; run bash scripts/setup.sh"
+    )
 
 
 def test_changelog_has_a_section_for_this_version():
