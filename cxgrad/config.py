@@ -16,7 +16,7 @@ from cxgrad.data.registry import DATASETS, get_spec
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
 from cxgrad.models import Backbone, Conv4Config, ResNet12Config
-from cxgrad.options import check_minimums, flag, option, options
+from cxgrad.options import check_minimums, flag, network_option, option, options
 
 BACKBONES = ("conv4", "resnet12")
 ACTIVATIONS = ("leaky_relu", "relu")
@@ -35,19 +35,18 @@ class TrainConfig(MetaConfig):
     # The library's learner defaults to MAML; a training run to the paper's method.
     method: str = dataclasses.field(default="cxgrad", metadata=_INNER["method"].metadata)
     # task
-    dataset: str = option(
-        "omniglot", "dataset to meta-train on", choices=lambda: tuple(DATASETS), architecture=True
+    dataset: str = network_option(
+        "omniglot", "dataset to meta-train on", choices=lambda: tuple(DATASETS)
     )
-    ways: int = option(5, "N: classes per task", minimum=2, architecture=True)
+    ways: int = network_option(5, "N: classes per task", minimum=2)
     shots: int = option(1, "K: support images per class", minimum=1)
     queries: int = option(15, "query images per class", minimum=1)
     # data
-    image_size: int | None = option(
+    image_size: int | None = network_option(
         None,
         "images are resized to SIZE x SIZE (default: the dataset's natural size, "
         + ", ".join(f"{name} {spec.image_size}" for name, spec in DATASETS.items())
         + ")",
-        architecture=True,
     )
     split: str = option(
         "alphabet",
@@ -60,20 +59,14 @@ class TrainConfig(MetaConfig):
         "only; Omniglot only)",
     )
     # model
-    backbone: str = option(
+    backbone: str = network_option(
         "conv4",
         "conv4 or resnet12 (appendix B; --filters is its first width)",
         choices=BACKBONES,
-        architecture=True,
     )
-    filters: int = option(
-        64, "Conv4 filters per layer (paper: 48 at 84x84)", minimum=1, architecture=True
-    )
-    activation: str = option(
-        "leaky_relu",
-        "leaky_relu (authors' code) or relu (paper text)",
-        choices=ACTIVATIONS,
-        architecture=True,
+    filters: int = network_option(64, "Conv4 filters per layer (paper: 48 at 84x84)", minimum=1)
+    activation: str = network_option(
+        "leaky_relu", "leaky_relu (authors' code) or relu (paper text)", choices=ACTIVATIONS
     )
     # task distribution: "mixed" inverts the images of a seeded half of all tasks
     polarity: str = option(

@@ -41,6 +41,11 @@ def option(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def network_option(default: Any, help: str, **details: Any) -> Any:
+    """An ``option`` the network depends on: a checkpoint loads only where it matches."""
+    return option(default, help, architecture=True, **details)
+
+
 def options(cls: type) -> tuple[dataclasses.Field, ...]:
     """The fields of dataclass ``cls`` declared with ``option``."""
     return tuple(f for f in dataclasses.fields(cls) if "help" in f.metadata)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cxgrad.errors import ConfigError
-from cxgrad.options import check_minimums, option
+from cxgrad.options import check_minimums, network_option, option
 
 METHODS = ("maml", "anil", "boil", "cxgrad", "igs")
 # Methods that may learn their inner step sizes (MAML++'s LSLR); CxGrad and IGS scale
@@ -31,12 +31,11 @@ class MetaConfig:
       tensor and inner step, initialized at ``inner_lr`` (MAML, ANIL and BOIL).
     """
 
-    method: str = option(
+    method: str = network_option(
         "maml",
         "meta-learning method; igs is a control: IGS with a fixed gamma = 1 (each conv "
         "weight reset to unit norm before every inner step), no context",
         choices=METHODS,
-        architecture=True,
     )
     inner_steps_train: int = option(
         5, "inner steps during meta-training", flag="--inner-steps", minimum=0
@@ -46,10 +45,8 @@ class MetaConfig:
     first_order: bool = option(
         False, "first-order meta-gradients (FOMAML); the paper uses second order"
     )
-    context_dim: int = option(
-        100, "dimension of CxGrad's context parameters nu", minimum=1, architecture=True
-    )
-    context_hidden: int = option(100, "hidden width of g_phi", minimum=1, architecture=True)
+    context_dim: int = network_option(100, "dimension of CxGrad's context parameters nu", minimum=1)
+    context_hidden: int = network_option(100, "hidden width of g_phi", minimum=1)
     context_lr: float = option(
         1.0,
         "beta, CxGrad's context learning rate; 0 freezes the context (nu = 0, so every task "
@@ -60,11 +57,10 @@ class MetaConfig:
         "CxGrad context updates: task-wise (paper) or step-wise (Table 3)",
         choices=CONTEXT_SCHEMES,
     )
-    learned_inner_lr: bool = option(
+    learned_inner_lr: bool = network_option(
         False,
         "meta-learn one inner step size per adapted tensor and inner step, starting at "
         "--inner-lr (MAML++'s LSLR; for maml, anil and boil)",
-        architecture=True,
     )
 
     def __post_init__(self) -> None:
