@@ -119,9 +119,9 @@ class TrainConfig(MetaConfig):
             )
         if self.dataset != "omniglot":
             # Only Omniglot's loader has these options; refused rather than stored unused.
-            default = TrainConfig.__dataclass_fields__
+            defaults = {f.name: f.default for f in fields(self)}
             for name in ("split", "rotations"):
-                if getattr(self, name) != default[name].default:
+                if getattr(self, name) != defaults[name]:
                     raise ConfigError(
                         f"--{name} is an Omniglot option; --dataset {self.dataset} has no "
                         f"such choice (got {name}={getattr(self, name)!r}): drop it"
