@@ -348,8 +348,9 @@ print_orders(at_init)
 # ## Meta-training MAML on Omniglot
 #
 # `trained_run` trains a configuration once and caches the run directory under
-# `$CXGRAD_RUNS`, keyed by the configuration; rerunning the chapter (or another chapter
-# with the same configuration) reuses it. The configuration is the course's standard
+# `$CXGRAD_RUNS`, keyed by the configuration, the device type (CPU or GPU) and the data
+# folder; rerunning the chapter (or another chapter with the same configuration on the
+# same machine) reuses it. The configuration is the course's standard
 # 5-way 1-shot Omniglot setting: 28x28 images, meta-batch 4, 15 query images per class, 5
 # inner steps with $\alpha = 0.01$, Adam with $\eta = 10^{-3}$, and validation on 100
 # fixed tasks four times during the run.
