@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Omniglot, from $CXGRAD_TEST_DATA or $CXGRAD_DATA_ROOT."""
+"""Shared fixtures: the real Omniglot, from $CXGRAD_TEST_DATA or $CXGRAD_DATA_ROOT, and small
+synthetic glyphs for training tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from cxgrad.data import load_synthetic
 
 # The data root that holds omniglot/ (the official zips or folders); .ci/run sets it.
 TEST_DATA_ROOT = Path(
@@ -24,3 +27,9 @@ def omniglot_root() -> Path:
             pytest.fail(message + " (CI must test on the real data)")
         pytest.skip(message)
     return TEST_DATA_ROOT
+
+
+@pytest.fixture(scope="module")
+def glyphs():
+    """Synthetic 16x16 glyphs: 12 training, 6 validation and 6 test classes of 8 images."""
+    return load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)

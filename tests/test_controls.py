@@ -21,7 +21,6 @@ from test_train import assert_same_state, final_state, tiny_config
 
 from cxgrad.checkpoint import load_checkpoint
 from cxgrad.config import TrainConfig
-from cxgrad.data import load_synthetic
 from cxgrad.data.episodes import EpisodeSampler
 from cxgrad.errors import ConfigError, DataError
 from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner, gphi
@@ -358,9 +357,6 @@ def test_relative_steps_are_the_rate_times_gradient_over_weight_norm(method):
 
 
 # --------------------------------------------------------------------------- polarity
-@pytest.fixture(scope="module")
-def glyphs():
-    return load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
 
 
 def test_mixed_polarity_inverts_a_seeded_half_of_the_tasks(glyphs):

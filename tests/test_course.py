@@ -6,37 +6,18 @@ import json
 
 import pytest
 import torch
+from helpers import tiny_run_config
 
 import cxgrad.course
 import cxgrad.train
 from cxgrad.config import TrainConfig
 from cxgrad.course import trained_run
-from cxgrad.data import load_synthetic
-
-
-@pytest.fixture(scope="module")
-def glyphs():
-    return load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
 
 
 def tiny_config(**changes) -> TrainConfig:
-    base = dict(
-        method="maml",
-        dataset="synthetic",
-        ways=3,
-        shots=1,
-        queries=2,
-        image_size=16,
-        filters=4,
-        meta_batch=2,
-        iterations=3,
-        val_every=2,
-        val_tasks=3,
-        keep_best=2,
-        inner_steps_train=1,
-        inner_steps_eval=1,
-    )
-    return TrainConfig(**dict(base, **changes))
+    """MAML for 3 iterations with one inner step: the cache's behaviour, not training's."""
+    base = dict(method="maml", iterations=3, inner_steps_train=1, inner_steps_eval=1)
+    return tiny_run_config(**dict(base, **changes))
 
 
 def record_training(monkeypatch) -> list[dict]:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from helpers import tiny_run_config as tiny_config
 
 import cxgrad.train
 from cxgrad.checkpoint import load_checkpoint
@@ -16,33 +17,6 @@ from cxgrad.evaluate import confidence_intervals, evaluate
 from cxgrad.evaluate_run import evaluate_run
 from cxgrad.meta.learner import MetaLearner
 from cxgrad.train import Trainer, build_learner, samplers, train
-
-
-@pytest.fixture(scope="module")
-def glyphs():
-    return load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
-
-
-def tiny_config(**changes) -> TrainConfig:
-    base = dict(
-        method="cxgrad",
-        dataset="synthetic",
-        ways=3,
-        shots=1,
-        queries=2,
-        image_size=16,
-        filters=4,
-        meta_batch=2,
-        iterations=6,
-        val_every=2,
-        val_tasks=3,
-        keep_best=2,
-        inner_steps_train=2,
-        inner_steps_eval=2,
-        context_dim=8,
-        context_hidden=8,
-    )
-    return TrainConfig(**dict(base, **changes))
 
 
 def final_state(run_dir):
