@@ -21,6 +21,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,10 +272,22 @@ class Comparison:
         )
 
 
-def t_quantile_975(dof: int) -> float:
+def _t_quantile_975(dof: int) -> float:
     from scipy.stats import t
 
     return float(t.ppf(0.975, dof))
+
+
+def mean_and_ci95(values: Sequence[float]) -> tuple[float, float]:
+    """The mean of ``values`` and the half-width of its 95% t interval (Student's t with
+    n - 1 degrees of freedom; nan for a single value): how the results of record are
+    summarized over seeds."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, float("nan")
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, _t_quantile_975(n - 1) * sd / math.sqrt(n)
 
 
 def _test(record: dict[str, Any], dataset: str | None) -> dict[str, Any]:
@@ -311,16 +324,14 @@ def compare(
         diffs = [x - y for x, y in zip(ta, tb, strict=True)]
         per_seed.append(sum(diffs) / len(diffs))
         pooled.extend(diffs)
-    n = len(per_seed)
-    mean = sum(per_seed) / n
-    sd = math.sqrt(sum((d - mean) ** 2 for d in per_seed) / (n - 1))
+    mean, ci95_seeds = mean_and_ci95(per_seed)
     mean_pooled = sum(pooled) / len(pooled)
     sd_pooled = math.sqrt(sum((d - mean_pooled) ** 2 for d in pooled) / (len(pooled) - 1))
     return Comparison(
         a=a,
         b=b,
         difference=mean,
-        ci95_seeds=t_quantile_975(n - 1) * sd / math.sqrt(n),
+        ci95_seeds=ci95_seeds,
         ci95_tasks=1.96 * sd_pooled / math.sqrt(len(pooled)),
         seeds=seeds,
         per_seed=per_seed,
@@ -340,18 +351,12 @@ def summary_rows(
         ):
             continue
         accs = [_test(records[name][s], dataset)["accuracy"] for s in seeds]
-        n = len(accs)
-        mean = sum(accs) / n
-        ci = (
-            t_quantile_975(n - 1) * math.sqrt(sum((a - mean) ** 2 for a in accs) / (n - 1) / n)
-            if n > 1
-            else float("nan")
-        )
+        mean, ci = mean_and_ci95(accs)
         rows.append(
             {
                 "name": name,
                 "description": CONFIGURATIONS[name][0],
-                "seeds": n,
+                "seeds": len(accs),
                 "accuracy": mean,
                 "ci95_seeds": ci,
                 "per_seed": accs,

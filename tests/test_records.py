@@ -15,6 +15,7 @@ from cxgrad.records import (
     compare,
     load_records,
     markdown_table,
+    mean_and_ci95,
     record_config,
     run_record,
     summary_rows,
@@ -95,6 +96,17 @@ def test_paired_comparison_over_seeds_and_tasks():
     assert result.ci95_tasks == pytest.approx(1.96 * sd_pooled / math.sqrt(6))
     assert result.resolved and result.verdict() == "cxgrad better"
     assert "not resolved" in compare(records, "cxgrad", "cxgrad").verdict()
+
+
+def test_mean_and_t_interval_over_seeds():
+    """Student's t with n - 1 degrees of freedom: 4.303 for 3 values, 12.706 for 2."""
+    mean, half = mean_and_ci95([0.2, 0.15, 0.2])
+    sd = math.sqrt(sum((d - 0.55 / 3) ** 2 for d in (0.2, 0.15, 0.2)) / 2)
+    assert mean == pytest.approx(0.55 / 3)
+    assert half == pytest.approx(4.302652729911275 * sd / math.sqrt(3))
+    assert mean_and_ci95([1.0, 3.0])[1] == pytest.approx(12.706204736174698)  # sd sqrt(2)
+    single = mean_and_ci95([0.7])
+    assert single[0] == 0.7 and math.isnan(single[1])
 
 
 def test_comparison_refuses_what_it_cannot_compare():
