@@ -462,6 +462,7 @@ plt.show()
 
 # %%
 from cxgrad.analysis import inner_gradient_norms
+from cxgrad.analysis.context import context_dependence
 from cxgrad.checkpoint import load_checkpoint
 from cxgrad.train import build_learner
 
@@ -521,8 +522,9 @@ for method, by_iteration in norms.items():
 #
 # ## The learned scaling factors
 #
-# We adapt the best CxGrad checkpoint to test tasks and read, from an `InnerTrace`, the
-# $\gamma$ of each layer at each inner step. The effective learning rate of a conv
+# We adapt the best CxGrad checkpoint to test tasks and read the $\gamma$ of each layer at
+# each inner step (`cxgrad.analysis.context.context_dependence` records them with an
+# `InnerTrace`). The effective learning rate of a conv
 # layer's direction at a step is then $\alpha / \gamma^2$ for CxGrad (chapter 4), to be
 # compared with MAML's $\alpha / \|w\|^2$ for its meta-learned weights.
 
@@ -531,24 +533,22 @@ best = {
     m: load_checkpoint(RunDir(r).checkpoints / RunDir(r).read_best()[0]["file"])
     for m, r in runs.items()
 }
-test = tasks["test"].batch(0, GAMMA_TASKS)
 model = build_learner(config)
-traced = []
-for b in range(GAMMA_TASKS):
-    trace = InnerTrace()
-    model.adapt(best["cxgrad"]["params"], test.x_support[b], test.y_support[b], steps, True, trace)
-    traced.append(trace.gammas)
-traced = np.array(traced)  # [task, step, layer]
+# context_dependence adapts to each test task as evaluation does and records every step's
+# gamma (chapter 10 uses it too)
+dependence = context_dependence(model, best["cxgrad"]["params"], tasks["test"], GAMMA_TASKS)
+traced = dependence.gammas  # [task, step, layer]
 layers = [n.split(".")[0] for n in CONVS]
 print(f"gamma per layer over {GAMMA_TASKS} test tasks and {steps} steps:")
 for j, layer in enumerate(layers):
     g = traced[:, :, j]
     print(
-        f"  {layer}: mean {g.mean():.3f}, std across tasks {g.mean(1).std():.2e}, "
+        f"  {layer}: mean {g.mean():.3f}, "
+        f"std across tasks {100 * dependence.relative_spread()[j]:.3f}% of the mean, "
         f"range over steps {np.ptp(g, axis=1).mean():.2e}"
     )
 init = gphi(build_learner(config).init_params(SEED), torch.zeros(100)).detach().numpy()
-trained_at_zero = gphi(best["cxgrad"]["params"], torch.zeros(100)).detach().numpy()
+trained_at_zero = dependence.gamma_at_zero
 print("gamma at nu = 0 of the trained g_phi:", np.round(trained_at_zero, 3))
 
 # %%
@@ -678,7 +678,7 @@ exact_scaling = all(
     for n in CONVS
 )
 gamma_mean = traced.mean((0, 1))  # per layer
-across_tasks = traced.mean(1).std(0) / gamma_mean
+across_tasks = dependence.relative_spread()
 over_steps = np.ptp(traced, axis=1).mean(0) / gamma_mean
 last = {method: by_iteration[max(by_iteration)] for method, by_iteration in norms.items()}
 step_ratio = np.array(cxgrad_lr) / np.array(maml_lr)  # per conv layer
