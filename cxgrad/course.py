@@ -102,10 +102,8 @@ def trained_run(
 def _finished(run: RunDir, config: TrainConfig) -> bool:
     """Trained for ``config.iterations`` and validated after the last one (a run stopped
     during that validation still lacks it, and resuming runs it)."""
-    records = run.read_metrics()
-    trained = max((r["iteration"] for r in records if "loss" in r), default=0)
-    validated = any(r["iteration"] == config.iterations and "val_accuracy" in r for r in records)
-    return trained >= config.iterations and validated
+    trained = max((r["iteration"] for r in run.read_metrics() if "loss" in r), default=0)
+    return trained >= config.iterations and run.validated(config.iterations)
 
 
 def in_colab() -> bool:

@@ -116,6 +116,10 @@ class RunDir:
             return []
         return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
 
+    def validated(self, iteration: int) -> bool:
+        """Whether metrics.jsonl holds a validation record of ``iteration``."""
+        return any(r["iteration"] == iteration and "val_accuracy" in r for r in self.read_metrics())
+
     def truncate_metrics(self, iteration: int) -> None:
         """Forget records after ``iteration`` (they will be produced again on resume)."""
         self.rewrite_metrics([r for r in self.read_metrics() if r["iteration"] <= iteration])

@@ -244,10 +244,7 @@ class Trainer:
         its record: resuming then validates first, as the uninterrupted run did."""
         if self.iteration == 0 or not self._validation_due(self.iteration):
             return False
-        return not any(
-            r["iteration"] == self.iteration and "val_accuracy" in r
-            for r in self.run.read_metrics()
-        )
+        return not self.run.validated(self.iteration)
 
     def _forget_off_schedule_validations(self) -> None:
         """On resume with more ``--iterations``, forget the validation the shorter run made
