@@ -42,7 +42,7 @@ def adaptation_cka(
     block mean adaptation changed its representation. The images join the parameters'
     device."""
     params = {k: v.detach() for k, v in params.items()}
-    x_support, y_support, x_query = to_params_device(params, x_support, y_support, x_query)
+    (x_query,) = to_params_device(params, x_query)  # adapt moves the support set itself
     fast = learner.adapt(params, x_support, y_support, learner.meta.inner_steps_eval, True)
     with torch.no_grad():
         before = learner.model.features(params, x_query)

@@ -20,7 +20,7 @@ def adapted_features(
     parameters and with the task-adapted ones (as in the paper's Figure 4), on the
     parameters' device (the images are moved there)."""
     params = {k: v.detach() for k, v in params.items()}
-    x_support, y_support, x_query = to_params_device(params, x_support, y_support, x_query)
+    (x_query,) = to_params_device(params, x_query)  # adapt moves the support set itself
     fast = learner.adapt(params, x_support, y_support, learner.meta.inner_steps_eval, True)
     with torch.no_grad():
         before = learner.model.features(params, x_query)[-1].flatten(1)
