@@ -99,9 +99,10 @@ ITERATIONS = 200  # outer iterations of MAML meta-training
 MEASURE_EVERY = 25  # measure the inner gradient norms every this many iterations
 NORM_TASKS = 4  # fixed training tasks the norms are averaged over (a meta-batch)
 FILTERS = 32  # Conv4 filters per layer
+SEED = 0  # seed of the initialization and of the training tasks
 PAPER_GEOMETRY = True  # also measure the paper's network (84x84 inputs, 48 filters) at init
 LARGE_SIZE = False  # True: the larger sizes of the next cell (meant for a Colab GPU)
-FINDINGS = "assert"  # "report" at other sizes, "skip" in CI (cxgrad.findings)
+FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.findings)
 
 # %% [markdown]
 # The defaults run a short meta-training, a few minutes on a 2-core CPU. With
@@ -142,7 +143,7 @@ print(omniglot.summary())
 # gradient. `layer_groups` names the tensors behind each layer:
 
 # %%
-config = omniglot_config("maml", iterations=ITERATIONS, filters=FILTERS)
+config = omniglot_config("maml", iterations=ITERATIONS, filters=FILTERS, seed=SEED)
 learner = build_learner(config)
 init = learner.init_params(seed=config.seed)
 for layer, names in layer_groups(learner).items():
@@ -298,7 +299,7 @@ if PAPER_GEOMETRY:
     big = omniglot_config("maml", filters=48, image_size=84)
     big_learner = build_learner(big)
     big_batch = samplers(big, omniglot84)["train"].batch(1_000_000, NORM_TASKS)
-    big_init = inner_gradient_norms(big_learner, big_learner.init_params(seed=0), big_batch)
+    big_init = inner_gradient_norms(big_learner, big_learner.init_params(seed=SEED), big_batch)
     for layer, norm in big_init.items():
         print(f"{layer:6s} {norm:.3g}")
     print("ordering, largest first:", " > ".join(sorted(big_init, key=big_init.get, reverse=True)))
@@ -381,33 +382,43 @@ found.claim(
     "MAML's inner loop after meta-training shows neither of the two orderings of the "
     "paper's Figure 2a.",
     not any(claims(final).values()),
+    numbers={f"final {layer}": final[layer] for layer in LAYERS},
 )
 found.claim(
     "At the initialization the head has the smallest inner gradient norm of the five layers.",
     at_init["head"] == min(at_init.values()),
+    numbers={f"init {layer}": at_init[layer] for layer in LAYERS},
 )
 found.claim(
     "The head still has the smallest norm after meta-training.",
     final["head"] == min(final.values()),
+    numbers={"head": final["head"], "smallest other": min(final[k] for k in LAYERS if k != "head")},
 )
 found.claim(
     "The head's norm shrank during meta-training, to about half its initial value, where "
     "the paper reports it growing.",
     0.3 < final["head"] / at_init["head"] < 0.7,
+    numbers={"final / init": final["head"] / at_init["head"]},
 )
 found.claim(
     "After meta-training conv3 and conv4 both have larger norms than conv1 and conv2, so the "
     "high-level layers get the most gradient of the backbone, not the least.",
     min(final["conv3"], final["conv4"]) > max(final["conv1"], final["conv2"]),
+    numbers={
+        "min conv3, conv4": min(final["conv3"], final["conv4"]),
+        "max conv1, conv2": max(final["conv1"], final["conv2"]),
+    },
 )
 found.claim(
     "conv4 is the only layer whose norm grew during meta-training.",
     [layer for layer in LAYERS if final[layer] > at_init[layer]] == ["conv4"],
+    numbers={f"{layer} final / init": final[layer] / at_init[layer] for layer in LAYERS},
 )
 found.claim(
     "Layer size decides much of this: per parameter, the head's gradient is larger than "
     "conv2's and conv3's.",
     per_parameter["head"] > max(per_parameter["conv2"], per_parameter["conv3"]),
+    numbers={k: per_parameter[k] for k in ("head", "conv2", "conv3")},
 )
 found.claim(
     "The paper's geometry shows both orderings of Figure 2a already at the initialization, "

@@ -102,7 +102,7 @@ CKA_TASKS = 20  # test tasks over which the CKA is averaged
 TSNE_TASK = 0  # the test task shown with t-SNE
 INTERACTIVE = False  # True in Jupyter/Colab: a slider to choose the t-SNE task
 LARGE_SIZE = False  # True: chapter 6's larger sizes (meant for a GPU)
-FINDINGS = "assert"  # "report" at other sizes, "skip" in CI (cxgrad.findings)
+FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.findings)
 
 # %% [markdown]
 # With `LARGE_SIZE = True` the next cell uses chapter 6's larger models (3,000 iterations,
@@ -509,20 +509,24 @@ found.claim(
     "In all three methods the first three blocks barely change during adaptation (CKA above "
     "0.9), and the last block changes most, as in the paper's Figure 3.",
     all(np.all(cka_mean[m][:3] > 0.9) and np.argmin(cka_mean[m]) == 3 for m in METHODS),
+    numbers={f"min CKA blocks 1-3 {m}": float(np.min(cka_mean[m][:3])) for m in METHODS},
 )
 found.claim(
     "At the last block the order is the paper's: CxGrad's CKA is the lowest, BOIL's next, "
     "MAML's the highest.",
     last_block["cxgrad"][0] < last_block["boil"][0] < last_block["maml"][0],
+    numbers={f"last-block CKA {m}": last_block[m][0] for m in METHODS},
 )
 found.claim(
     "CxGrad's last block is separated from BOIL's and MAML's by more than their 95% intervals.",
     all(sum(last_block["cxgrad"]) < last_block[m][0] - last_block[m][1] for m in ("boil", "maml")),
+    numbers={f"+- {m}": last_block[m][1] for m in METHODS},
 )
 found.claim(
     "Unlike in the paper, MAML does not leave its last block near 1: its CKA there is below "
     "0.9, so MAML changes its high-level representation too.",
     sum(last_block["maml"]) < 0.9,
+    numbers={"MAML last-block CKA + half-width": sum(last_block["maml"])},
 )
 found.claim(
     "CxGrad's untrained network already changes its last block about as much, on the first "
@@ -530,11 +534,14 @@ found.claim(
     "BOIL change theirs more than their untrained networks do on that task.",
     abs(untrained_cka["cxgrad"][-1] - last_block["cxgrad"][0]) < 0.07
     and all(last_block[m][0] < untrained_cka[m][-1] - 0.05 for m in ("maml", "boil")),
+    numbers={f"untrained {m}": untrained_cka[m][-1] for m in METHODS}
+    | {f"trained {m}": last_block[m][0] for m in METHODS},
 )
 found.claim(
     "At the initialization CxGrad's relative inner step is more than 50 times MAML's in "
     "conv2 to conv4.",
     all(relative_step[layer] > 50 for layer in LAYERS[1:]),
+    numbers={layer: relative_step[layer] for layer in LAYERS[1:]},
 )
 found.claim(
     "Adaptation sharpens the class structure of the last block in all three methods, and "
@@ -542,11 +549,14 @@ found.claim(
     "paper's Figure 4.",
     all(mean - half > 0 for mean, half in sil_gain.values())
     and all(2.5 < sil_gain["cxgrad"][0] / sil_gain[m][0] < 6 for m in ("maml", "boil")),
+    numbers={f"gain {m}": sil_gain[m][0] for m in METHODS}
+    | {f"+- {m}": sil_gain[m][1] for m in METHODS},
 )
 found.claim(
     "Before adaptation CxGrad's classes are no better separated than MAML's: its advantage "
     "is made in the inner loop.",
     sil["cxgrad"][:, 0].mean() < sil["maml"][:, 0].mean() + 0.02,
+    numbers={f"before {m}": sil[m][:, 0].mean() for m in ("cxgrad", "maml")},
 )
 found.report()
 

@@ -1,0 +1,295 @@
+"""Do the chapters' "What we found" sentences hold for other seeds and thread counts?
+
+Executes the chapters that assert findings at their default size once per (seed, threads)
+run, in parallel processes, each run with a model cache of its own (chapters 7 and 8 reuse
+chapter 6's models within a run, as in the book). Each chapter's findings cell, in report
+mode, writes its sentences, verdicts and numbers to a JSON-lines file; this script
+collects them into a table, sentence x run, and saves everything under ``--out``:
+
+    .venv/bin/python scripts/check_findings.py                 # seeds 0 1 2 x threads 1 2
+    .venv/bin/python scripts/check_findings.py --seeds 3 --threads 1 --chapters 07_cross_domain
+    .venv/bin/python scripts/check_findings.py --table         # the table of the last check
+    .venv/bin/python scripts/check_findings.py --write-book    # ... into book/reproduction.md
+
+Interrupted checks resume: a chapter whose findings file exists is not executed again
+(``--force`` re-executes). Trained models stay cached under ``--out``/runs, so re-checking a
+rewritten sentence costs little more than the chapter's analysis. The collected results go
+to ``results/findings.json`` (``--save``), which ``tests/test_findings_table.py`` holds
+against the chapters' current sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHAPTERS = [  # in the order that shares trained models best (5 and 6 train the same runs)
+    "05_cxgrad",
+    "06_same_domain",
+    "07_cross_domain",
+    "08_representation_change",
+    "10_does_the_context_matter",
+    "09_ablations_landscape",
+    "03_gradient_norms",
+]
+SAVED = REPO / "results" / "findings.json"
+BOOK = REPO / "book" / "reproduction.md"
+START, END = "<!-- findings-table:start -->", "<!-- findings-table:end -->"
+
+
+@dataclass(frozen=True)
+class Run:
+    seed: int
+    threads: int
+
+    @property
+    def name(self) -> str:
+        return f"seed {self.seed}, {self.threads} thread{'s' if self.threads > 1 else ''}"
+
+    @property
+    def slug(self) -> str:
+        return f"seed{self.seed}-threads{self.threads}"
+
+
+def chapter_order(stems: list[str]) -> list[str]:
+    unknown = sorted(set(stems) - set(CHAPTERS))
+    if unknown:
+        raise SystemExit(
+            f"--chapters: {', '.join(unknown)} assert no findings; choose from "
+            + ", ".join(sorted(CHAPTERS))
+        )
+    return [stem for stem in CHAPTERS if stem in stems]
+
+
+def execute(run: Run, stems: list[str], out: Path, force: bool) -> dict[str, str]:
+    """Execute ``stems`` in order for one run; returns each chapter's status."""
+    import jupytext
+    import papermill
+
+    folder = out / run.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    # The kernels inherit this environment: the thread count, the run's own model cache,
+    # report mode (a reader's default) and where to write the findings.
+    os.environ.update(
+        OMP_NUM_THREADS=str(run.threads),
+        MKL_NUM_THREADS=str(run.threads),
+        CXGRAD_RUNS=str(out / "runs" / run.slug),
+        CXGRAD_FINDINGS="report",
+    )
+    status = {}
+    for stem in stems:
+        claims = folder / f"{stem}.jsonl"
+        if claims.exists() and not force:
+            status[stem] = "done before"
+            continue
+        partial = claims.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        os.environ["CXGRAD_FINDINGS_JSON"] = str(partial)
+        source = folder / f"{stem}.source.ipynb"
+        jupytext.write(jupytext.read(REPO / "notebooks" / f"{stem}.py"), source)
+        start = time.time()
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(folder / f"{stem}.ipynb"),
+                parameters={"SEED": run.seed},
+                kernel_name="python3",
+                cwd=str(REPO / "notebooks"),
+                progress_bar=False,
+            )
+        except Exception as error:  # a chapter that fails is reported, the others go on
+            status[stem] = f"error: {type(error).__name__}: {str(error).splitlines()[-1:]}"
+            continue
+        finally:
+            source.unlink(missing_ok=True)
+        partial.replace(claims)
+        status[stem] = f"{time.time() - start:.0f} s"
+    return status
+
+
+def collect(out: Path, runs: list[Run], stems: list[str]) -> dict:
+    """Every run's sentences, verdicts and numbers, per chapter."""
+    chapters: dict[str, dict[str, dict]] = {}
+    for stem in stems:
+        sentences: dict[str, dict] = {}
+        for run in runs:
+            path = out / run.slug / f"{stem}.jsonl"
+            if not path.exists():
+                continue
+            for line in path.read_text().splitlines():
+                claim = json.loads(line)
+                row = sentences.setdefault(claim["sentence"], {"runs": {}})
+                row["runs"][run.name] = {"holds": claim["holds"], "numbers": claim["numbers"]}
+        chapters[stem] = sentences
+    return {
+        "command": "python scripts/check_findings.py "
+        + " ".join(f"--{k} {' '.join(map(str, v))}" for k, v in _options(runs).items()),
+        "hardware": _hardware(),
+        "runs": [run.name for run in runs],
+        "chapters": chapters,
+    }
+
+
+def _options(runs: list[Run]) -> dict[str, list[int]]:
+    return {
+        "seeds": sorted({r.seed for r in runs}),
+        "threads": sorted({r.threads for r in runs}),
+    }
+
+
+def _hardware() -> dict[str, str]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip(),
+    }
+
+
+def _range(values: list[float]) -> str:
+    numeric = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numeric) != len(values):
+        distinct = sorted({str(v) for v in values})
+        return distinct[0] if len(distinct) == 1 else " / ".join(distinct)
+    low, high = min(numeric), max(numeric)
+    return f"{low:.3g}" if f"{low:.3g}" == f"{high:.3g}" else f"{low:.3g} to {high:.3g}"
+
+
+def numbers_across_runs(row: dict) -> str:
+    names: list[str] = []
+    for result in row["runs"].values():
+        names += [n for n in result["numbers"] if n not in names]
+    return "; ".join(
+        f"{name}: "
+        + _range([r["numbers"][name] for r in row["runs"].values() if name in r["numbers"]])
+        for name in names
+    )
+
+
+def markdown(results: dict) -> str:
+    runs = results["runs"]
+    hw = results["hardware"]
+    lines = [
+        f"Made with `{results['command']}` on {hw['date']} ({hw['cpu']}, {hw['cores']} cores, "
+        f"torch {hw['torch']}, commit {hw['commit']}): every chapter at its default size, "
+        "once per run, each run with a fresh model cache. A cell says whether the sentence "
+        "held in that run; the last column gives the range of its numbers over the runs.",
+        "",
+    ]
+    header = "| sentence | " + " | ".join(runs) + " | numbers over the runs |"
+    for stem, sentences in results["chapters"].items():
+        lines += [f"**{stem}**", "", header, "|" + " --- |" * (len(runs) + 2)]
+        for sentence, row in sentences.items():
+            cells = [
+                ("holds" if row["runs"][r]["holds"] else "**fails**")
+                if r in row["runs"]
+                else "not run"
+                for r in runs
+            ]
+            escaped = sentence.replace("|", "\\|")
+            numbers = numbers_across_runs(row).replace("|", "\\|")
+            lines.append(f"| {escaped} | " + " | ".join(cells) + f" | {numbers} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def plain_table(results: dict) -> str:
+    runs = results["runs"]
+    out = []
+    for stem, sentences in results["chapters"].items():
+        out.append(f"\n{stem}")
+        for sentence, row in sentences.items():
+            verdicts = [
+                ("holds" if row["runs"][r]["holds"] else "FAILS") if r in row["runs"] else "-"
+                for r in runs
+            ]
+            held = sum(v == "holds" for v in verdicts)
+            out.append(f"  [{held}/{len(runs)}] {sentence}")
+            out.append(
+                "      " + "  ".join(f"{r}: {v}" for r, v in zip(runs, verdicts, strict=True))
+            )
+            out.append("      " + numbers_across_runs(row))
+    return "\n".join(out)
+
+
+def write_book(results: dict, book: Path = BOOK) -> None:
+    text = book.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{book}: no {START} ... {END} markers to write the table between")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    book.write_text(f"{head}{START}\n{markdown(results)}{END}{tail}")
+    print(f"wrote the table into {book.relative_to(REPO)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--chapters", nargs="+", default=CHAPTERS, metavar="STEM")
+    parser.add_argument("--jobs", type=int, default=2, help="runs executed at once")
+    parser.add_argument("--out", type=Path, default=REPO / "_build" / "findings")
+    parser.add_argument(
+        "--data-root", help="Omniglot and Fashion-MNIST (default: $CXGRAD_DATA_ROOT)"
+    )
+    parser.add_argument("--force", action="store_true", help="execute chapters checked before")
+    parser.add_argument("--table", action="store_true", help="print the table, execute nothing")
+    parser.add_argument("--save", action="store_true", help=f"write {SAVED.relative_to(REPO)}")
+    parser.add_argument("--write-book", action="store_true", help="table into the book")
+    args = parser.parse_args(argv)
+    if min(args.seeds) < 0 or min(args.threads) < 1 or args.jobs < 1:
+        parser.error("seeds must be >= 0, threads and --jobs >= 1")
+    stems = chapter_order(args.chapters)
+    runs = [Run(seed, threads) for threads in args.threads for seed in args.seeds]
+    out = args.out.resolve()
+    if args.data_root:
+        os.environ["CXGRAD_DATA_ROOT"] = str(Path(args.data_root).expanduser().resolve())
+
+    if not args.table:
+        print(f"{len(runs)} runs x {len(stems)} chapters, {args.jobs} at once, in {out}")
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {pool.submit(execute, run, stems, out, args.force): run for run in runs}
+            for future in as_completed(futures):
+                run = futures[future]
+                print(f"{run.name}: " + ", ".join(f"{s} {v}" for s, v in future.result().items()))
+    results = collect(out, runs, stems)
+    print(plain_table(results))
+    if args.save:
+        SAVED.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"wrote {SAVED.relative_to(REPO)}")
+    if args.write_book:
+        write_book(results)
+    failing = [
+        s
+        for chapter in results["chapters"].values()
+        for s, row in chapter.items()
+        if not all(r["holds"] for r in row["runs"].values())
+    ]
+    print(f"\n{len(failing)} sentences fail in at least one run")
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
