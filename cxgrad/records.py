@@ -222,6 +222,64 @@ def run_record(
     return path
 
 
+# The drift check: a record's first iterations, retrained, must give the recorded losses up
+# to float32 rounding, on any CPU and thread count. Calibrated by benchmarks/record_drift.py
+# (README, "Results of record"): the first loss (the initialization's, before any outer step)
+# differs between thread counts by at most ~1e-6 relative, later losses by up to ~2e-4 as
+# Adam's first sign-like steps amplify rounding; an inner step 1% larger or one inner step
+# fewer moves the first loss by more than 1e-4 relative and later ones by more.
+DRIFT_ITERATIONS = 10
+DRIFT_FIRST_RTOL = 2e-5
+DRIFT_LATER_RTOL = 2e-3
+
+
+def retrain_losses(
+    name: str,
+    seed: int,
+    runs: Path,
+    iterations: int = DRIFT_ITERATIONS,
+    data_root: str | Path | None = None,
+    **changes: Any,
+) -> list[float]:
+    """The training losses of the first ``iterations`` of record run ``name`` with ``seed``,
+    retrained on the CPU (``changes`` alter the configuration, to show that they are caught).
+    Validation, which does not touch the parameters, runs once on a few tasks."""
+    from cxgrad.run_dir import RunDir
+    from cxgrad.train import train
+
+    config = record_config(name, seed, iterations).replace(
+        val_every=iterations, val_tasks=2, **changes
+    )
+    changed = "".join(f"-{key}={value}" for key, value in sorted(changes.items()))
+    out = Path(runs) / f"{name}-seed{seed}-{iterations}{changed}"
+    train(config, out, data_root=data_root, device="cpu", progress=False)
+    return [r["loss"] for r in RunDir(out).read_metrics() if "loss" in r]
+
+
+def drift(
+    recorded: Sequence[float],
+    fresh: Sequence[float],
+    first_rtol: float = DRIFT_FIRST_RTOL,
+    later_rtol: float = DRIFT_LATER_RTOL,
+) -> list[str]:
+    """What differs between recorded and retrained losses beyond rounding (empty: nothing).
+
+    The first loss is checked tightly (no outer step has amplified anything yet), the later
+    ones loosely."""
+    problems = []
+    for i, (old, new) in enumerate(zip(recorded, fresh, strict=False)):
+        tolerance = first_rtol if i == 0 else later_rtol
+        relative = abs(new - old) / max(abs(old), 1e-12)
+        if not relative <= tolerance:  # also catches NaN
+            problems.append(
+                f"iteration {i + 1}: loss {new!r}, recorded {old!r} "
+                f"(relative difference {relative:.2e} > {tolerance:.0e})"
+            )
+    if len(fresh) < len(recorded):
+        problems.append(f"only {len(fresh)} of {len(recorded)} iterations were retrained")
+    return problems
+
+
 def load_records(results: Path = RESULTS_DIR) -> dict[str, dict[int, dict[str, Any]]]:
     """Every record under ``results``: ``records[name][seed]``."""
     records: dict[str, dict[int, dict[str, Any]]] = {}
@@ -394,4 +452,33 @@ def markdown_table(records: dict[str, dict[int, dict[str, Any]]]) -> str:
             f"| `{row['name']}` | {row['description']} | {row['seeds']} | "
             f"{100 * row['accuracy']:.2f}% | +-{100 * row['ci95_seeds']:.2f} | {per_seed} |"
         )
-    return "\n".join(lines)
+    note = hardware_note(records)
+    return "\n".join(lines) + (f"\n\n{note}" if note else "")
+
+
+def hardware_note(records: dict[str, dict[int, dict[str, Any]]], here: str | None = None) -> str:
+    """Where the records were made, and whether that is this machine.
+
+    A record retrained on another CPU or with another thread count rounds differently and
+    ends at a slightly different model (``drift`` bounds the first iterations), so what the
+    records decide must rest on statistics over seeds, never on bit-identical reruns."""
+    made = sorted(
+        {
+            f"{r['hardware']['cpu']}, {r['hardware']['threads']} thread(s), "
+            f"torch {r['hardware']['torch']}"
+            for seeds in records.values()
+            for r in seeds.values()
+            if "hardware" in r
+        }
+    )
+    if not made:
+        return ""
+    note = f"Records made on {'; '.join(made)}."
+    here = here if here is not None else _cpu_name()
+    if any(not m.startswith(f"{here},") for m in made):
+        note += (
+            f" This machine is {here}: retrained here, a run would round differently and end "
+            "at a slightly different model; the comparisons are statistics over seeds and do "
+            "not depend on bit-identical reruns."
+        )
+    return note
