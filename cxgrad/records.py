@@ -223,14 +223,16 @@ def run_record(
 
 
 # The drift check: a record's first iterations, retrained, must give the recorded losses up
-# to float32 rounding, on any CPU and thread count. Calibrated by benchmarks/record_drift.py
-# (README, "Results of record"): the first loss (the initialization's, before any outer step)
-# differs between thread counts by at most ~1e-6 relative, later losses by up to ~2e-4 as
-# Adam's first sign-like steps amplify rounding; an inner step 1% larger or one inner step
-# fewer moves the first loss by more than 1e-4 relative and later ones by more.
-DRIFT_ITERATIONS = 10
+# to rounding, on any CPU and thread count. Measured by benchmarks/record_drift.py on the
+# records' CPU (2026-12-06, AMD EPYC): with 2 threads instead of 1 the first loss (the
+# initialization's, before any outer step) moved by at most 3e-7 relative; from the first
+# Adam step on, rounding grows like a change of seed (up to 3e-2 by iteration 5, 1e-1 by
+# iteration 10). An inner step 1% larger moved the first loss by 2e-3 (maml-lslr) to 1e-2
+# (cxgrad), one inner step fewer by 1e-2 to 1e-1. So the first loss is checked tightly and
+# the next few only for gross breakage.
+DRIFT_ITERATIONS = 5
 DRIFT_FIRST_RTOL = 2e-5
-DRIFT_LATER_RTOL = 2e-3
+DRIFT_LATER_RTOL = 0.15
 
 
 def retrain_losses(

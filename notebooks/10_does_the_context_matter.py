@@ -127,7 +127,15 @@ from cxgrad.analysis.context import context_dependence, context_gradient, effect
 from cxgrad.checkpoint import load_checkpoint
 from cxgrad.course import omniglot_config, trained_run
 from cxgrad.findings import Findings
-from cxgrad.records import COMPARISON, PAIRS, RESULTS_DIR, compare, load_records, summary_rows
+from cxgrad.records import (
+    COMPARISON,
+    PAIRS,
+    RESULTS_DIR,
+    compare,
+    hardware_note,
+    load_records,
+    summary_rows,
+)
 from cxgrad.run_dir import RunDir
 from cxgrad.train import build_learner, load_config_dataset, samplers
 
@@ -362,7 +370,10 @@ steps_found.report()
 # A couple of hundred iterations and one seed cannot separate methods a few points apart, so the
 # comparison uses the results of record: every configuration below was trained with three
 # seeds by `python scripts/record_runs.py` and tested on the same 600 seeded test tasks.
-# Each configuration changes one thing in the standard run:
+# They were made once, on one CPU; retrained on yours they would round differently and end
+# at slightly different models, as another seed would, which is why every verdict below is
+# a statistic over seeds and none depends on rerunning a record bit for bit. Each
+# configuration changes one thing in the standard run:
 
 # %%
 records = load_records(Path(RESULTS) if RESULTS else RESULTS_DIR)
@@ -374,6 +385,7 @@ print(
     f"(torch {example['hardware']['torch']}, {example['hardware']['threads']} thread per run), "
     f"commit {example['commit'][:10]}"
 )
+print(hardware_note(records))
 for name, (description, _) in COMPARISON.items():
     print(f"  {name:15s} {description}")
 

@@ -11,17 +11,20 @@ import torch
 from cxgrad.errors import ConfigError
 from cxgrad.records import (
     COMPARISON,
+    DRIFT_ITERATIONS,
+    DRIFT_LATER_RTOL,
     RESULTS_DIR,
     compare,
+    drift,
+    hardware_note,
     load_records,
     markdown_table,
     mean_and_ci95,
     record_config,
+    retrain_losses,
     run_record,
     summary_rows,
 )
-
-CHECKED_ITERATIONS = 3
 
 
 def test_every_configuration_of_the_comparison_has_three_seeds_of_record():
@@ -37,35 +40,79 @@ def test_every_configuration_of_the_comparison_has_three_seeds_of_record():
             assert not record["library_changed_since_commit"], f"{name} seed {seed}"
 
 
-def test_a_record_run_still_trains_as_recorded(omniglot_root, tmp_path):
-    """Re-run the first iterations of a record run: the losses must be the recorded ones,
-    so a change of the code that would change the records cannot go unnoticed."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_record_run_still_trains_as_recorded(omniglot_root, tmp_path, threads):
+    """Retrain the first iterations of two record runs: their losses must be the recorded
+    ones up to rounding, with any thread count on any CPU (``records.drift``), so a change of
+    the code that would change the records cannot go unnoticed."""
     records = load_records(RESULTS_DIR)
-    threads = torch.get_num_threads()
-    for name in ("cxgrad", "maml-lslr"):
-        seed = min(records[name])
-        recorded = records[name][seed]
-        # The records trained with one thread; another thread count sums in another order,
-        # and Adam's first, sign-like steps on LSLR's tiny gradients amplify that rounding.
-        torch.set_num_threads(recorded["hardware"]["threads"])
-        try:
-            path = run_record(
-                name,
-                seed,
-                runs=tmp_path / "runs",
-                results=tmp_path / "results",
-                iterations=CHECKED_ITERATIONS,
-                test_tasks=3,
-                data_root=omniglot_root,
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for name in ("cxgrad", "maml-lslr"):
+            seed = min(records[name])
+            fresh = retrain_losses(name, seed, tmp_path / name, data_root=omniglot_root)
+            recorded = records[name][seed]["losses"][:DRIFT_ITERATIONS]
+            assert len(fresh) == DRIFT_ITERATIONS
+            problems = drift(recorded, fresh)
+            assert not problems, (
+                f"{name} seed {seed} no longer trains as recorded ({threads} thread(s)): "
+                + "; ".join(problems)
+                + ". If the change is intended, re-run scripts/record_runs.py"
             )
-        finally:
-            torch.set_num_threads(threads)
-        fresh = json.loads(path.read_text())
-        assert fresh["losses"] == pytest.approx(
-            recorded["losses"][:CHECKED_ITERATIONS], rel=1e-4
-        ), f"{name} seed {seed} no longer trains as recorded: re-run scripts/record_runs.py"
-        assert fresh["test"]["tasks"] == 3 and len(fresh["test"]["task_accuracies"]) == 3
-        assert fresh["config"]["iterations"] == CHECKED_ITERATIONS
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"inner_lr": 0.01 * 1.01}, {"inner_steps_train": 4}],
+    ids=["inner step size 1% larger", "one inner step fewer"],
+)
+def test_the_drift_check_catches_a_real_change(omniglot_root, tmp_path, change):
+    """The changes that rounding must not hide: the first iteration, computed before any
+    outer step could amplify rounding, already moves far beyond the tight tolerance."""
+    records = load_records(RESULTS_DIR)
+    assert record_config("cxgrad", 0).inner_lr == 0.01
+    fresh = retrain_losses("cxgrad", 0, tmp_path, iterations=1, data_root=omniglot_root, **change)
+    problems = drift(records["cxgrad"][0]["losses"][:1], fresh)
+    assert problems and problems[0].startswith("iteration 1:")
+
+
+def test_drift_tolerances():
+    recorded = [1.0, 1.0, 1.0]
+    assert drift(recorded, [1.0 + 1e-6, 1.05, 0.95]) == []
+    assert drift(recorded, [1.0 + 1e-4, 1.0, 1.0])[0].startswith("iteration 1: loss")
+    later = drift(recorded, [1.0, 1.0 + 2 * DRIFT_LATER_RTOL, 1.0])
+    assert len(later) == 1 and later[0].startswith("iteration 2:")
+    assert drift(recorded, [1.0, float("nan"), 1.0])  # NaN is never within a tolerance
+    assert drift(recorded, [1.0, 1.0]) == ["only 2 of 3 iterations were retrained"]
+
+
+def test_run_record_writes_a_record(omniglot_root, tmp_path):
+    path = run_record(
+        "maml",
+        0,
+        runs=tmp_path / "runs",
+        results=tmp_path / "results",
+        iterations=2,
+        test_tasks=3,
+        data_root=omniglot_root,
+    )
+    fresh = json.loads(path.read_text())
+    assert fresh["test"]["tasks"] == 3 and len(fresh["test"]["task_accuracies"]) == 3
+    assert fresh["config"]["iterations"] == 2 and len(fresh["losses"]) == 2
+    assert fresh["hardware"]["threads"] == torch.get_num_threads()
+
+
+def test_the_records_table_says_where_they_were_made():
+    records = {"maml": {0: {"hardware": {"cpu": "AMD EPYC", "threads": 1, "torch": "2.14.1"}}}}
+    assert hardware_note(records, here="AMD EPYC") == (
+        "Records made on AMD EPYC, 1 thread(s), torch 2.14.1."
+    )
+    elsewhere = hardware_note(records, here="Intel Xeon")
+    assert "This machine is Intel Xeon" in elsewhere and "bit-identical" in elsewhere
+    assert hardware_note({"maml": {0: {}}}) == ""
 
 
 def _records(per_task: dict[str, dict[int, list[float]]]) -> dict:
