@@ -453,14 +453,44 @@ print(f"(conv4 features of the queries, mean over {CKA_TASKS} test tasks, 95% in
 # to the bottom row of each column, and whether the silhouette numbers agree with it.
 
 # %% [markdown]
-# ### Explore other tasks (Jupyter or Colab)
+# ### Other tasks
 #
-# The static figure above shows task `TSNE_TASK`. In a live notebook, set
-# `INTERACTIVE = True` in the parameters cell to get a slider that redraws the figure for
-# any test task (the book, being static, shows only the figure above).
+# The figure above shows task `TSNE_TASK`. In Colab, or in Jupyter with `INTERACTIVE = True`
+# in the parameters cell, the next cell gives a slider that redraws that figure for any test
+# task. Elsewhere (this book, which is static) it draws the same maps for the next
+# `OTHER_TASKS` test tasks side by side, one row per task: the before and after maps of each
+# method, with their silhouette scores.
 
 # %%
-if INTERACTIVE:
+OTHER_TASKS = 3  # tasks drawn side by side when there is no slider
+
+
+def plot_task_grid(indices):
+    """Small multiples: one row per test task, a before and an after map per method."""
+    fig, axes = plt.subplots(
+        len(indices), 2 * len(models), figsize=(2.1 * 2 * len(models), 2.3 * len(indices))
+    )
+    for row, index in enumerate(indices):
+        labels, panels = embed_task(index)
+        for col, (method, (stage, points, silhouette)) in enumerate(
+            (m, p) for m in models for p in panels[m]
+        ):
+            ax = axes[row, col]
+            for c in range(5):
+                mask = labels == c
+                ax.scatter(*points[mask].T, s=8, color=plt.cm.tab10(c), marker="os^Dv"[c])
+            ax.set_title(f"{LABELS[method]} {stage} ({silhouette:.2f})", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(f"test task {index}")
+    fig.suptitle("t-SNE of conv4 features before and after adaptation (silhouette), ours")
+    fig.tight_layout()
+    plt.show()
+
+
+from cxgrad.course import in_colab
+
+if INTERACTIVE or in_colab():
     import ipywidgets as widgets
 
     def show_task(task):
@@ -469,6 +499,8 @@ if INTERACTIVE:
     widgets.interact(
         show_task, task=widgets.IntSlider(value=TSNE_TASK, min=0, max=99, description="test task")
     )
+else:
+    plot_task_grid([TSNE_TASK + 1 + i for i in range(OTHER_TASKS)])
 
 # %% [markdown]
 # ## What we found

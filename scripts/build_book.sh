@@ -7,15 +7,18 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh"
 cd "$repo"
-# One thread: the chapters' "What we found" sentences are checked against numbers that
-# depend on the order of floating-point sums, and so on the thread count; the book's
-# numbers are those of a single-threaded build (as are the results of record).
+# MathJax 3 into _build/mathjax (npm, once): the book serves it itself, so formulas render
+# offline (book/_ext/book_html.py copies it into _static/mathjax).
+bash scripts/fetch_mathjax.sh
+# One thread: the numbers a chapter prints depend on the order of floating-point sums, and
+# so on the thread count; the book's numbers are those of a single-threaded build (as are the
+# results of record). Its findings hold with 1 and 2 threads (scripts/check_findings.py).
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 # The build asserts every chapter's "What we found" (cxgrad.findings): a sentence its numbers
 # no longer support fails the build. A reader's notebook only reports (the default).
 export CXGRAD_FINDINGS=assert
 # jupyter-cache keys only on notebook code, never on the library: always build clean.
-rm -rf _build/html _build/jupyter_execute _build/.doctrees
+rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/browser-screenshots
 mkdir -p _build
 start=$(date +%s)
 .venv/bin/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/book-build.log

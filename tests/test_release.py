@@ -42,7 +42,10 @@ def test_installed_version_is_pyprojects():
 
 def test_changelog_has_a_section_for_this_version():
     headings = re.findall(r"^## (\S+)", (REPO / "CHANGELOG.md").read_text(), flags=re.M)
-    assert headings[0] == VERSION, f"CHANGELOG.md's latest section is {headings[0]}"
+    # "Unreleased" collects the changes since the last release, above its section.
+    released = [heading for heading in headings if heading != "Unreleased"]
+    assert headings.index(released[0]) <= 1, "CHANGELOG.md: only Unreleased may come first"
+    assert released[0] == VERSION, f"CHANGELOG.md's latest section is {released[0]}"
 
 
 def test_license_is_mit_for_the_cxgrad_authors():
