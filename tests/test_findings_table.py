@@ -1,0 +1,127 @@
+"""The robustness table of the chapters' findings is current, and every asserted sentence held
+in every run of it (scripts/check_findings.py; book/reproduction.md shows the table)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import check_findings  # noqa: E402
+
+SAVED = json.loads(check_findings.SAVED.read_text()) if check_findings.SAVED.exists() else None
+RERUN = (
+    "re-run .venv/bin/python scripts/check_findings.py --save --write-book (it re-executes "
+    "only what changed when its model caches in _build/findings are kept)"
+)
+
+
+def asserted_sentences(chapter: Path) -> list[str]:
+    """The sentences a chapter passes to ``Findings.claim``, in order."""
+    sentences = []
+    for node in ast.walk(ast.parse(chapter.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "claim"
+        ):
+            first = node.args[0]
+            assert isinstance(first, ast.Constant) and isinstance(first.value, str), (
+                f"{chapter.name}, line {node.lineno}: a finding's sentence is fixed text"
+            )
+            sentences.append((node.lineno, first.value))
+    return [sentence for _, sentence in sorted(sentences)]
+
+
+def test_the_check_was_saved():
+    assert SAVED is not None, f"{check_findings.SAVED} is missing: {RERUN}"
+
+
+def test_every_chapter_that_asserts_findings_is_checked():
+    asserting = {p.stem for p in (REPO / "notebooks").glob("[0-9]*.py") if asserted_sentences(p)}
+    assert asserting == set(check_findings.CHAPTERS)
+
+
+@pytest.mark.parametrize("stem", check_findings.CHAPTERS)
+def test_the_table_has_the_chapters_current_sentences(stem):
+    assert SAVED is not None
+    chapter = REPO / "notebooks" / f"{stem}.py"
+    assert sorted(SAVED["chapters"][stem]) == sorted(asserted_sentences(chapter)), (
+        f"{stem}: its sentences changed since the robustness check; {RERUN}"
+    )
+
+
+def test_every_sentence_held_in_every_run():
+    assert SAVED is not None
+    runs = set(SAVED["runs"])
+    expected = {f"seed {s}, {t} thread{'s' if t > 1 else ''}" for s in (0, 1, 2) for t in (1, 2)}
+    assert expected <= runs, f"the check must cover seeds 0-2 with 1 and 2 threads; {RERUN}"
+    failing = [
+        f"{stem}: {sentence} (fails in "
+        + ", ".join(r for r, v in row["runs"].items() if not v["holds"])
+        + ")"
+        for stem, sentences in SAVED["chapters"].items()
+        for sentence, row in sentences.items()
+        if not all(v["holds"] for v in row["runs"].values())
+    ]
+    missing = [
+        f"{stem}: {sentence} (not run: {', '.join(sorted(runs - set(row['runs'])))})"
+        for stem, sentences in SAVED["chapters"].items()
+        for sentence, row in sentences.items()
+        if set(row["runs"]) != runs
+    ]
+    assert not failing and not missing, "\n".join(failing + missing)
+
+
+def test_the_book_shows_the_saved_table():
+    assert SAVED is not None
+    text = check_findings.BOOK.read_text()
+    shown = text.split(check_findings.START, 1)[1].split(check_findings.END, 1)[0]
+    assert shown.strip() == check_findings.markdown(SAVED).strip(), (
+        f"book/reproduction.md shows another table than {check_findings.SAVED.name}: "
+        "run scripts/check_findings.py --table --write-book"
+    )
+
+
+def test_a_rewritten_sentence_is_caught(tmp_path):
+    chapter = tmp_path / "05_cxgrad.py"
+    chapter.write_text(
+        'found.claim("CxGrad is ahead.", True)\n'
+        'found.claim("MAML " "is behind.", True, numbers={"x": 1})\n'
+    )
+    assert asserted_sentences(chapter) == ["CxGrad is ahead.", "MAML is behind."]
+    chapter.write_text('sentence = "x"\nfound.claim(sentence, True)\n')
+    with pytest.raises(AssertionError, match="fixed text"):
+        asserted_sentences(chapter)
+
+
+def test_the_table_marks_a_failing_run():
+    results = {
+        "command": "python scripts/check_findings.py --seeds 0 1 --threads 1",
+        "hardware": {
+            "cpu": "AMD EPYC",
+            "cores": "2",
+            "torch": "2.14.1",
+            "date": "2026-12-06",
+            "commit": "abc1234",
+        },
+        "runs": ["seed 0, 1 thread", "seed 1, 1 thread"],
+        "chapters": {
+            "05_cxgrad": {
+                "CxGrad | MAML.": {
+                    "runs": {
+                        "seed 0, 1 thread": {"holds": True, "numbers": {"gap": 0.12}},
+                        "seed 1, 1 thread": {"holds": False, "numbers": {"gap": 0.07}},
+                    }
+                }
+            }
+        },
+    }
+    table = check_findings.markdown(results)
+    assert "| CxGrad \\| MAML. | holds | **fails** | gap: 0.07 to 0.12 |" in table
+    assert "AMD EPYC" in table and "seed 1, 1 thread" in table
