@@ -93,7 +93,7 @@ def sweep_status(runs: str | Path) -> list[RunStatus]:
             f"no sweep in {runs} (no {runs}/sweep/sweep.json); pass the --runs folder "
             "that `cxgrad sweep run` was given"
         )
-    return [_run_status(k, e, manifest, runs) for k, e in sorted(manifest["runs"].items())]
+    return [_run_status(k, e, manifest, runs) for k, e in manifest["runs"].items()]
 
 
 def format_status(statuses: list[RunStatus]) -> str:
