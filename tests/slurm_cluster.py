@@ -105,8 +105,9 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MpiDefault=none
-# submitit ignores SIGTERM: a requeued job only dies at SIGKILL, KillWait seconds later
-KillWait=2
+# submitit ignores SIGTERM: a requeued job dies only at SIGKILL, KillWait seconds later;
+# 0, so that a run cannot finish between the requeue and the kill
+KillWait=0
 MessageTimeout=10
 SchedulerParameters=sched_interval=1
 AccountingStorageType=accounting_storage/slurmdbd
