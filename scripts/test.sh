@@ -2,6 +2,8 @@
 # Set up the environment, then lint and run the whole test suite on the CPU.
 # Real-data tests read <root>/omniglot/ with root $CXGRAD_TEST_DATA, else $CXGRAD_DATA_ROOT;
 # without it they are skipped (under CI=true they fail).
+# The SLURM tests (marker slurm) need slurm-wlm, munge, slurmdbd, mariadb-server and root;
+# without them they are skipped (under CI=true they fail). `-m 'not slurm'` leaves them out.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh"
