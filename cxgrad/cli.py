@@ -1,4 +1,4 @@
-"""The ``cxgrad`` command line: train, evaluate, data check, presets."""
+"""The ``cxgrad`` command line: train, evaluate, data check, presets, sweep."""
 
 from __future__ import annotations
 
@@ -272,6 +272,198 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+SWEEP_FILE_HELP = (
+    "TOML or JSON file of configurations: [configurations.NAME] tables with an optional "
+    "base (a record configuration or preset), description, and options of cxgrad train by "
+    "field name (context_lr = 0.1); an optional top-level seeds = [0, 1, 2]"
+)
+
+
+def _sweep_parser(sub) -> None:
+    from cxgrad.records import RECORD_TEST_TASKS, RESULTS_DIR
+
+    p = sub.add_parser(
+        "sweep",
+        help="run configurations x seeds here or on a SLURM cluster",
+        description="Train, test and record configurations x seeds through submitit: on "
+        "this machine (--executor local) or as a SLURM job array (--executor slurm).",
+    )
+    sweep_sub = p.add_subparsers(dest="sweep_command", required=True)
+    run = sweep_sub.add_parser(
+        "run",
+        help="run a sweep (runs with a record are skipped)",
+        description="Each run is `cxgrad train` (resumed if it was stopped) and a test on "
+        "--test-tasks seeded tasks, written as one record JSON to --results. Runs whose "
+        "record exists are skipped; a failed run is reported with its log and the rest go "
+        "on. Without --configs and --file: the comparison set of record.",
+        formatter_class=_HelpFormatter,
+    )
+    run.add_argument(
+        "--configs",
+        nargs="+",
+        metavar="NAME",
+        help="record configurations (cxgrad.records), presets (cxgrad presets) or the "
+        "configurations of --file",
+    )
+    run.add_argument("--file", type=Path, help=SWEEP_FILE_HELP)
+    run.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the file's, or 0 1 2)")
+    run.add_argument("--iterations", type=int, help="replaces every configuration's (records: 500)")
+    run.add_argument("--test-tasks", type=int, default=RECORD_TEST_TASKS)
+    run.add_argument("--results", type=Path, default=RESULTS_DIR, help="one record JSON per run")
+    run.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs") / "records",
+        help="run directories, and the sweep's logs and state (sweep/)",
+    )
+    run.add_argument("--data-root", help=DATA_ROOT_HELP)
+    run.add_argument(
+        "--cross-domain",
+        nargs="*",
+        default=[],
+        metavar="DATASET",
+        help="also test on these datasets' test splits (chapter 7: fashionmnist)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="redo runs whose record exists (a trained run is only tested again)",
+    )
+    run.add_argument("--device", default="auto", help="auto (a GPU where there is one), cpu, cuda")
+    run.add_argument("--executor", choices=("local", "slurm"), default="local")
+    run.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    run.add_argument(
+        "--workers",
+        type=int,
+        help="local: runs side by side (default: one per GPU, else one per core)",
+    )
+    run.add_argument("--gpus", type=int, help="GPUs per run (local default: 1 where there are)")
+    slurm = run.add_argument_group("SLURM (--executor slurm)")
+    slurm.add_argument("--partition", help="partition to submit to")
+    slurm.add_argument("--cpus", type=int, help="CPUs per run (default: --threads)")
+    slurm.add_argument("--mem", help="memory per run, e.g. 16G")
+    slurm.add_argument(
+        "--time",
+        default="24:00:00",
+        help="time limit per attempt; a run that reaches it is requeued and resumes",
+    )
+    slurm.add_argument("--array-limit", type=int, default=64, help="runs of the array at once")
+    slurm.add_argument(
+        "--sbatch-arg",
+        action="append",
+        default=[],
+        metavar="--NAME=VALUE",
+        help="any other sbatch option, repeatable (--sbatch-arg=--account=mylab)",
+    )
+    slurm.add_argument(
+        "--no-wait", action="store_true", help="submit and return; follow with cxgrad sweep status"
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_cmd_sweep_run)
+    status = sweep_sub.add_parser(
+        "status",
+        help="done / running / queued / failed per configuration",
+        description="The state of every run of the sweep in --runs, per configuration, and "
+        "the log and last error lines of each failed run.",
+    )
+    status.add_argument("--runs", type=Path, default=Path("runs") / "records")
+    status.set_defaults(handler=_cmd_sweep_status)
+    table = sweep_sub.add_parser(
+        "table", help="print the summary tables of the records in --results"
+    )
+    table.add_argument("--results", type=Path, default=RESULTS_DIR)
+    table.set_defaults(handler=_cmd_sweep_table)
+
+
+def _sweeps():  # noqa: ANN202 (the module, imported only when a sweep command runs)
+    try:
+        from cxgrad import sweeps
+    except ModuleNotFoundError as err:
+        if err.name != "submitit":
+            raise
+        raise ConfigError(
+            "cxgrad sweep runs its jobs through submitit, which is not installed; "
+            "pip install 'cxgrad[sweep]' (or pip install submitit)"
+        ) from err
+    return sweeps
+
+
+def _cmd_sweep_run(args: argparse.Namespace) -> int:
+    from cxgrad.records import COMPARISON
+
+    sweeps = _sweeps()
+    resources = sweeps.Resources(
+        executor=args.executor,
+        workers=args.workers,
+        threads=args.threads,
+        gpus=args.gpus,
+        cpus=args.cpus,
+        mem=args.mem,
+        time=args.time,
+        partition=args.partition,
+        array_limit=args.array_limit,
+        sbatch_args=tuple(args.sbatch_arg),
+    )
+    sweeps.executors.check(resources)  # before planning: a wrong value fails first
+    if args.test_tasks < 1:
+        raise ConfigError(f"--test-tasks {args.test_tasks}: test on at least 1 task")
+    runs = sweeps.plan(
+        args.configs,
+        args.seeds,
+        file=args.file,
+        iterations=args.iterations,
+        test_tasks=args.test_tasks,
+        default_names=tuple(COMPARISON),
+    )
+    options = sweeps.RunOptions(
+        runs=args.runs.resolve(),
+        results=args.results.resolve(),
+        test_tasks=args.test_tasks,
+        data_root=args.data_root,
+        threads=args.threads,
+        device=args.device,
+        cross_domain=tuple(args.cross_domain),
+    )
+    todo = sweeps.to_do(runs, options, args.force)
+    print(
+        f"cxgrad sweep: {len(todo)} of {len(runs)} run(s) to do ({len(runs) - len(todo)} have "
+        f"records in {options.results}); executor {args.executor}; runs in {options.runs}",
+        file=sys.stderr,
+    )
+    progress = not args.no_progress
+    if args.executor == "local":
+        outcomes = sweeps.run_local(todo, options, resources, progress)
+    else:
+        jobs = sweeps.submit_slurm(todo, options, resources) if todo else {}
+        ids = sorted({j.job_id.split("_")[0] for j in jobs})
+        print(f"submitted job array {', '.join(ids) or '(none)'}", file=sys.stderr)
+        if args.no_wait:
+            print(f"follow with: {_quoted('cxgrad', 'sweep', 'status', '--runs', args.runs)}")
+            return 0
+        outcomes = sweeps.wait(jobs, progress)
+    failed = [o for o in outcomes if not o.ok]
+    print(
+        f"cxgrad sweep: {len(outcomes) - len(failed)} run(s) done, {len(failed)} failed"
+        + "".join(f"\n{o.report()}" for o in failed),
+        file=sys.stderr,
+    )
+    return 1 if failed else 0
+
+
+def _cmd_sweep_status(args: argparse.Namespace) -> int:
+    sweeps = _sweeps()
+    print(sweeps.format_status(sweeps.sweep_status(args.runs)))
+    return 0
+
+
+def _cmd_sweep_table(args: argparse.Namespace) -> int:
+    from cxgrad.records import load_records, markdown_comparisons, markdown_table
+
+    records = load_records(args.results)
+    print(markdown_table(records) + "\n\n" + markdown_comparisons(records))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cxgrad",
@@ -282,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluate_parser(sub)
     _data_parser(sub)
     _presets_parser(sub)
+    _sweep_parser(sub)
     return parser
 
 

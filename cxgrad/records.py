@@ -2,7 +2,7 @@
 
 The chapters train small models live, a few hundred iterations each, which cannot separate
 methods a few points apart. The runs named here are trained once, with several seeds, by
-``scripts/record_runs.py``, and each leaves one JSON file under ``results/``: the
+``cxgrad sweep run`` (``cxgrad.sweeps``), and each leaves one JSON file under ``results/``: the
 configuration, the commit that trained it, the training curve, and the test accuracy with
 both 95% intervals and every test task's accuracy. All runs are tested on the same seeded
 test tasks, so two configurations can be compared task by task (a paired comparison).
@@ -143,19 +143,31 @@ def run_record(
     data_root: str | Path | None = None,
     progress: bool = False,
     cross_domain: tuple[str, ...] = (),
+    config: TrainConfig | None = None,
+    description: str | None = None,
+    command: str | None = None,
+    device: str = "cpu",
 ) -> Path:
-    """Train (or resume) one record run on the CPU, test it, and write its JSON.
+    """Train (or resume) one record run, test it, and write its JSON.
 
     A run that is already trained is only tested again. ``cross_domain`` names datasets
     whose test split the run is also tested on (chapter 7: ``("fashionmnist",)``); the
-    checkpoint is still the one chosen on the run's own validation tasks."""
+    checkpoint is still the one chosen on the run's own validation tasks. ``config``
+    (with its ``description`` and the ``command`` that makes it) replaces the record
+    configuration ``name``: how ``cxgrad sweep`` runs presets and configurations of a
+    sweep file. ``device`` is the device to train and test on (``auto``: a GPU if any)."""
     import torch
 
     from cxgrad.evaluate_run import evaluate_run
     from cxgrad.run_dir import RunDir
+    from cxgrad.run_setup import run_device
     from cxgrad.train import train
 
-    config = record_config(name, seed, iterations)
+    if config is None:
+        config = record_config(name, seed, iterations)
+        description = CONFIGURATIONS[name][0]
+    iterations = config.iterations
+    used = run_device(device)
     out = Path(runs) / f"{name}-seed{seed}"
     run = RunDir(out)
     # beside the run directory: cxgrad train refuses a non-empty folder that is no run yet
@@ -168,18 +180,18 @@ def run_record(
             provenance_path.parent.mkdir(parents=True, exist_ok=True)
             provenance_path.write_text(json.dumps(_provenance()) + "\n")
         train(
-            config, out, resume=run.has_run(), data_root=data_root, device="cpu", progress=progress
+            config, out, resume=run.has_run(), data_root=data_root, device=used, progress=progress
         )
     provenance = json.loads(provenance_path.read_text()) if provenance_path.exists() else {}
     result = evaluate_run(
-        out, tasks=test_tasks, data_root=data_root, device="cpu", progress=progress
+        out, tasks=test_tasks, data_root=data_root, device=used, progress=progress
     )
     cross = {
         dataset: evaluate_run(
             out,
             tasks=test_tasks,
             data_root=data_root,
-            device="cpu",
+            device=used,
             progress=progress,
             dataset=dataset,
         ).to_dict(include_tasks=True)
@@ -189,9 +201,10 @@ def run_record(
     steps = [r for r in metrics if "loss" in r]
     record = {
         "name": name,
-        "description": CONFIGURATIONS[name][0],
+        "description": description or name,
         "seed": seed,
-        "command": f"python scripts/record_runs.py --configs {name} --seeds {seed} "
+        "command": command
+        or f"cxgrad sweep run --configs {name} --seeds {seed} "
         f"--iterations {iterations} --test-tasks {test_tasks}",
         "config": config.to_dict(),
         # trained by the library at this commit (and whether it had uncommitted changes)
@@ -199,7 +212,8 @@ def run_record(
         "library_changed_since_commit": provenance.get("library_changed_since_commit", True),
         "tested_at_commit": _git("rev-parse", "HEAD"),
         "hardware": {
-            "device": "cpu",
+            "device": used.type,
+            **({"gpu": torch.cuda.get_device_name(used)} if used.type == "cuda" else {}),
             "cpu": _cpu_name(),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
@@ -289,7 +303,7 @@ def load_records(results: Path = RESULTS_DIR) -> dict[str, dict[int, dict[str, A
         raise ConfigError(
             f"no results of record at {results}: they come with a clone of the repository "
             "(results/omniglot-5w1s/); pass the folder that holds them, or make them with "
-            "python scripts/record_runs.py"
+            "cxgrad sweep run"
         )
     for path in sorted(Path(results).glob("*.json")):
         data = json.loads(path.read_text())
@@ -357,7 +371,7 @@ def _test(record: dict[str, Any], dataset: str | None) -> dict[str, Any]:
     if dataset not in record.get("cross_domain", {}):
         raise ConfigError(
             f"the record of {record.get('name')} seed {record.get('seed')} was not tested on "
-            f"{dataset}; run scripts/record_runs.py --force --cross-domain {dataset}"
+            f"{dataset}; run cxgrad sweep run --force --cross-domain {dataset}"
         )
     return record["cross_domain"][dataset]
 
@@ -369,9 +383,7 @@ def compare(
     their own test tasks or on ``dataset``'s (cross-domain)."""
     for name in (a, b):
         if name not in records:
-            raise ConfigError(
-                f"no records of {name!r}; run scripts/record_runs.py --configs {name}"
-            )
+            raise ConfigError(f"no records of {name!r}; run cxgrad sweep run --configs {name}")
     seeds = sorted(set(records[a]) & set(records[b]))
     if len(seeds) < 2:
         raise ConfigError(f"{a} and {b} share {len(seeds)} seed(s); a comparison needs 2 or more")

@@ -4,6 +4,8 @@
 # without it they are skipped (under CI=true they fail). The browser test of the built book
 # (pytest -m browser, tests/test_book_browser.py) needs scripts/build_book.sh first: .ci/run
 # runs it after the build, and it is left out here.
+# The SLURM tests (marker slurm) need slurm-wlm, munge, slurmdbd, mariadb-server and root;
+# without them they are skipped (under CI=true they fail). `-m 'not slurm'` leaves them out.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh"

@@ -30,7 +30,7 @@ from cxgrad.records import (
 def test_every_configuration_of_the_comparison_has_three_seeds_of_record():
     records = load_records(RESULTS_DIR)
     for name in COMPARISON:
-        assert len(records.get(name, {})) >= 3, f"{name}: run scripts/record_runs.py"
+        assert len(records.get(name, {})) >= 3, f"{name}: run cxgrad sweep run"
         for seed, record in records[name].items():
             assert (
                 record["config"]
@@ -58,7 +58,7 @@ def test_a_record_run_still_trains_as_recorded(omniglot_root, tmp_path, threads)
             assert not problems, (
                 f"{name} seed {seed} no longer trains as recorded ({threads} thread(s)): "
                 + "; ".join(problems)
-                + ". If the change is intended, re-run scripts/record_runs.py"
+                + ". If the change is intended, re-run cxgrad sweep run"
             )
     finally:
         torch.set_num_threads(previous)
@@ -160,7 +160,7 @@ def test_comparison_refuses_what_it_cannot_compare():
     records = _records({"cxgrad": {0: [1.0]}, "maml": {0: [0.5], 1: [0.5]}})
     with pytest.raises(ConfigError, match="2 or more"):
         compare(records, "cxgrad", "maml")
-    with pytest.raises(ConfigError, match="record_runs.py --configs igs"):
+    with pytest.raises(ConfigError, match="cxgrad sweep run --configs igs"):
         compare(records, "cxgrad", "igs")
     uneven = _records({"a": {0: [1.0], 1: [1.0]}, "b": {0: [1.0, 0.0], 1: [1.0]}})
     with pytest.raises(ConfigError, match="different task counts"):
@@ -200,5 +200,5 @@ def test_cross_domain_comparison_reads_the_other_dataset():
 
 
 def test_a_missing_results_folder_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="no results of record at .*record_runs.py"):
+    with pytest.raises(ConfigError, match="no results of record at .*cxgrad sweep run"):
         load_records(tmp_path / "nowhere")
