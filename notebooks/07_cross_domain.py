@@ -525,22 +525,22 @@ print("same tasks, same result:", abs(check.accuracy - ours) < 1e-9)
 #
 # At the default size (chapter 6's models: one seed, 200 iterations; 200 test tasks per
 # domain), the paper's cross-domain claim does not carry over. Out of domain, CxGrad is
-# still more accurate than MAML and BOIL, but by less than 5 points each. Its lead over
-# MAML shrinks to less than a third of its size on Omniglot. CxGrad loses about 9 points
-# more than MAML, and about 9 more than BOIL, when it leaves its domain, and both paired
-# intervals exclude zero. That is the opposite of the paper's Table 2, where CxGrad's lead
-# over MAML is larger out of domain (about 11 and 9 points on CUB and CIFAR-FS, the
-# paper's numbers) than in domain (3.1 to 6.7 points in its Table 1). Meta-training on
-# Omniglot adds about 20 points to MAML and BOIL on Fashion-MNIST, but only about 4 to
-# CxGrad. Most of CxGrad's Fashion-MNIST accuracy is already there in its untrained
-# network, which reaches more than 85% of the meta-trained network's accuracy. Out of
-# domain, then, CxGrad's edge comes from its adaptation mechanism, the larger steps in the
-# backbone that work on a random network too (chapters 5 and 6), rather than from what
-# meta-learning on Omniglot stored in its initialization. What this chapter cannot tell:
-# its intervals cover the choice of test tasks, not training noise, so one seed cannot say
-# whether the differences between the methods survive another seed; and 1-shot Omniglot to
-# Fashion-MNIST after 200 iterations is not the paper's 5-shot miniImageNet to CUB after
-# 50,000.
+# still more accurate than MAML and BOIL, and both paired intervals exclude zero. But it
+# loses more accuracy than MAML and than BOIL when it leaves its domain: its lead over each
+# shrinks, and the paired interval of that extra drop excludes zero for both. That is the
+# opposite of the paper's Table 2, where CxGrad's lead over MAML is larger out of domain
+# (about 11 and 9 points on CUB and CIFAR-FS, the paper's numbers) than in domain (3.1 to
+# 6.7 points in its Table 1). Meta-training on Omniglot adds more than 12 points to MAML
+# and to BOIL on Fashion-MNIST, but less than 10 to CxGrad. Most of CxGrad's Fashion-MNIST
+# accuracy is already there in its untrained network, which reaches more than 80% of the
+# meta-trained network's accuracy. Out of domain, then, CxGrad's edge comes from its
+# adaptation mechanism, the larger steps in the backbone that work on a random network
+# too (chapters 5 and 6), rather than from what meta-learning on Omniglot stored in its
+# initialization. How large each difference is varies from run to run: with seeds 0 to 2
+# and one or two threads, CxGrad's lead over MAML out of domain ranged from about 4 to 7
+# points (the table in {doc}`../book/reproduction`); every sentence above held in each of
+# those runs. What this chapter cannot tell: 1-shot Omniglot to Fashion-MNIST after 200
+# iterations is not the paper's 5-shot miniImageNet to CUB after 50,000.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -569,36 +569,32 @@ extra_drop = {
 cx_trained = np.mean(cross["cxgrad"].task_accuracies[:BASELINE_TASKS])
 found = Findings(FINDINGS)
 found.claim(
-    "Out of domain, CxGrad is still more accurate than MAML and BOIL, but by less than 5 "
-    "points each.",
-    others == ["maml", "boil"]
-    and all(mean - half > 0 and mean < 0.05 for mean, half in lead_out.values()),
+    "Out of domain, CxGrad is still more accurate than MAML and BOIL, and both paired "
+    "intervals exclude zero.",
+    others == ["maml", "boil"] and all(mean - half > 0 for mean, half in lead_out.values()),
     numbers={f"CxGrad - {m} (points)": 100 * lead_out[m][0] for m in others}
     | {f"+- {m}": 100 * lead_out[m][1] for m in others},
 )
 found.claim(
-    "Its lead over MAML shrinks to less than a third of its size on Omniglot.",
-    lead_out["maml"][0] < lead_in["maml"][0] / 3,
-    numbers={"lead out of domain": 100 * lead_out["maml"][0], "in": 100 * lead_in["maml"][0]},
-)
-found.claim(
-    "CxGrad loses about 9 points more than MAML, and about 9 more than BOIL, when it leaves "
-    "its domain, and both paired intervals exclude zero.",
+    "But it loses more accuracy than MAML and than BOIL when it leaves its domain: its lead "
+    "over each shrinks, and the paired interval of that extra drop excludes zero for both.",
     others == ["maml", "boil"]
-    and all(0.06 < mean < 0.12 and mean - half > 0 for mean, half in extra_drop.values()),
+    and all(mean - half > 0 for mean, half in extra_drop.values())
+    and all(lead_out[m][0] < lead_in[m][0] for m in others),
     numbers={f"extra drop vs {m}": 100 * extra_drop[m][0] for m in others}
-    | {f"+- {m}": 100 * extra_drop[m][1] for m in others},
+    | {f"+- {m}": 100 * extra_drop[m][1] for m in others}
+    | {f"lead over {m} in domain": 100 * lead_in[m][0] for m in others},
 )
 found.claim(
-    "Meta-training on Omniglot adds about 20 points to MAML and BOIL on Fashion-MNIST, but "
-    "only about 4 to CxGrad.",
-    all(0.15 < gains[m][0] < 0.26 for m in others) and 0.01 < gains["cxgrad"][0] < 0.07,
+    "Meta-training on Omniglot adds more than 12 points to MAML and to BOIL on "
+    "Fashion-MNIST, but less than 10 to CxGrad.",
+    all(gains[m][0] > 0.12 for m in others) and gains["cxgrad"][0] < 0.10,
     numbers={f"gain {m}": 100 * gains[m][0] for m in METHODS},
 )
 found.claim(
     "Most of CxGrad's Fashion-MNIST accuracy is already there in its untrained network, "
-    "which reaches more than 85% of the meta-trained network's accuracy.",
-    untrained["cxgrad"].accuracy > 0.85 * cx_trained,
+    "which reaches more than 80% of the meta-trained network's accuracy.",
+    untrained["cxgrad"].accuracy > 0.80 * cx_trained,
     numbers={"untrained / trained": untrained["cxgrad"].accuracy / cx_trained},
 )
 found.report()
@@ -613,7 +609,8 @@ found.report()
 #   "What we found").
 # - Most of CxGrad's out-of-domain accuracy is already in its untrained network: its edge
 #   comes from its larger steps in the backbone rather than from what meta-learning stored.
-# - One training seed: the intervals cover the choice of test tasks, not training noise.
+# - One training seed per run; the sentences of "What we found" held for seeds 0 to 2 with
+#   one and two threads, though the sizes of the differences vary between those runs.
 #
 # ## Exercises
 #

@@ -509,23 +509,24 @@ else:
 # over 20 Omniglot test tasks), the *shape* of the paper's Figure 3 holds, one part of its
 # reading does not, and CxGrad's larger change does not need meta-learning. In all three
 # methods the first three blocks barely change during adaptation (CKA above 0.9), and the
-# last block changes most, as in the paper's Figure 3. At the last block the order is the
-# paper's: CxGrad's CKA is the lowest, BOIL's next, MAML's the highest. CxGrad's last
-# block is separated from BOIL's and MAML's by more than their 95% intervals. Unlike in
-# the paper, MAML does not leave its last block near 1: its CKA there is below 0.9, so
-# MAML changes its high-level representation too. CxGrad's untrained network already
-# changes its last block about as much, on the first test task, as the trained CxGrad does
-# on average, while meta-training made MAML and BOIL change theirs more than their
-# untrained networks do on that task. At the initialization CxGrad's relative inner step
-# is more than 50 times MAML's in conv2 to conv4. So CxGrad's larger representation change
-# is there before any meta-learning, through the larger steps of IGS; this chapter cannot
-# tell whether the task-dependent context adds to it (chapter 10 takes that question up).
+# last block changes most, as in the paper's Figure 3. At the last block MAML changes
+# least of the three, as in the paper's Figure 3; which of CxGrad and BOIL changes most
+# differs between training runs (with seed 0 it is CxGrad, as in the paper). Unlike in the
+# paper, MAML does not leave its last block near 1: its CKA there is below 0.9, so MAML
+# changes its high-level representation too. CxGrad's untrained network already changes
+# its last block, on the first test task, about as much as the trained CxGrad does on
+# average (CKA within 0.1), while MAML's and BOIL's untrained networks change theirs less
+# than their trained networks do. At the initialization CxGrad's relative inner step is
+# more than 50 times MAML's in conv2 to conv4. So CxGrad's larger representation change is
+# there before any meta-learning, through the larger steps of IGS; this chapter cannot tell
+# whether the task-dependent context adds to it (chapter 10 takes that question up).
 # Adaptation sharpens the class structure of the last block in all three methods, and
-# CxGrad's silhouette gain is three to five times MAML's and BOIL's, the direction of the
-# paper's Figure 4. Before adaptation CxGrad's classes are no better separated than
-# MAML's: its advantage is made in the inner loop. One seed and 20 tasks say nothing about
-# training noise, and the paper's MAML, near 1 after 50,000 iterations of 5-shot
-# miniImageNet, may reuse more than ours after 200.
+# CxGrad's silhouette gain is more than twice MAML's and BOIL's, the direction of the
+# paper's Figure 4. Before adaptation CxGrad's and MAML's classes are separated about
+# equally well: the difference is smaller than what CxGrad's inner loop adds beyond
+# MAML's, so its advantage is made in the inner loop. These sentences held for seeds 0 to 2
+# with one and two threads (the table in {doc}`../book/reproduction`); the paper's MAML,
+# near 1 after 50,000 iterations of 5-shot miniImageNet, may reuse more than ours after 200.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -544,15 +545,10 @@ found.claim(
     numbers={f"min CKA blocks 1-3 {m}": float(np.min(cka_mean[m][:3])) for m in METHODS},
 )
 found.claim(
-    "At the last block the order is the paper's: CxGrad's CKA is the lowest, BOIL's next, "
-    "MAML's the highest.",
-    last_block["cxgrad"][0] < last_block["boil"][0] < last_block["maml"][0],
-    numbers={f"last-block CKA {m}": last_block[m][0] for m in METHODS},
-)
-found.claim(
-    "CxGrad's last block is separated from BOIL's and MAML's by more than their 95% intervals.",
-    all(sum(last_block["cxgrad"]) < last_block[m][0] - last_block[m][1] for m in ("boil", "maml")),
-    numbers={f"+- {m}": last_block[m][1] for m in METHODS},
+    "At the last block MAML changes least of the three, as in the paper's Figure 3.",
+    last_block["maml"][0] > max(last_block["boil"][0], last_block["cxgrad"][0]),
+    numbers={f"last-block CKA {m}": last_block[m][0] for m in METHODS}
+    | {f"+- {m}": last_block[m][1] for m in METHODS},
 )
 found.claim(
     "Unlike in the paper, MAML does not leave its last block near 1: its CKA there is below "
@@ -561,11 +557,11 @@ found.claim(
     numbers={"MAML last-block CKA + half-width": sum(last_block["maml"])},
 )
 found.claim(
-    "CxGrad's untrained network already changes its last block about as much, on the first "
-    "test task, as the trained CxGrad does on average, while meta-training made MAML and "
-    "BOIL change theirs more than their untrained networks do on that task.",
-    abs(untrained_cka["cxgrad"][-1] - last_block["cxgrad"][0]) < 0.07
-    and all(last_block[m][0] < untrained_cka[m][-1] - 0.05 for m in ("maml", "boil")),
+    "CxGrad's untrained network already changes its last block, on the first test task, "
+    "about as much as the trained CxGrad does on average (CKA within 0.1), while MAML's and "
+    "BOIL's untrained networks change theirs less than their trained networks do.",
+    abs(untrained_cka["cxgrad"][-1] - last_block["cxgrad"][0]) < 0.1
+    and all(last_block[m][0] < untrained_cka[m][-1] for m in ("maml", "boil")),
     numbers={f"untrained {m}": untrained_cka[m][-1] for m in METHODS}
     | {f"trained {m}": last_block[m][0] for m in METHODS},
 )
@@ -575,20 +571,22 @@ found.claim(
     all(relative_step[layer] > 50 for layer in LAYERS[1:]),
     numbers={layer: relative_step[layer] for layer in LAYERS[1:]},
 )
+before_gap = abs(sil["cxgrad"][:, 0].mean() - sil["maml"][:, 0].mean())
 found.claim(
     "Adaptation sharpens the class structure of the last block in all three methods, and "
-    "CxGrad's silhouette gain is three to five times MAML's and BOIL's, the direction of the "
+    "CxGrad's silhouette gain is more than twice MAML's and BOIL's, the direction of the "
     "paper's Figure 4.",
     all(mean - half > 0 for mean, half in sil_gain.values())
-    and all(2.5 < sil_gain["cxgrad"][0] / sil_gain[m][0] < 6 for m in ("maml", "boil")),
+    and all(sil_gain["cxgrad"][0] > 2 * sil_gain[m][0] for m in ("maml", "boil")),
     numbers={f"gain {m}": sil_gain[m][0] for m in METHODS}
     | {f"+- {m}": sil_gain[m][1] for m in METHODS},
 )
 found.claim(
-    "Before adaptation CxGrad's classes are no better separated than MAML's: its advantage "
-    "is made in the inner loop.",
-    sil["cxgrad"][:, 0].mean() < sil["maml"][:, 0].mean() + 0.02,
-    numbers={f"before {m}": sil[m][:, 0].mean() for m in ("cxgrad", "maml")},
+    "Before adaptation CxGrad's and MAML's classes are separated about equally well: the "
+    "difference is smaller than what CxGrad's inner loop adds beyond MAML's.",
+    before_gap < sil_gain["cxgrad"][0] - sil_gain["maml"][0],
+    numbers={f"before {m}": sil[m][:, 0].mean() for m in ("cxgrad", "maml")}
+    | {"gain CxGrad - gain MAML": sil_gain["cxgrad"][0] - sil_gain["maml"][0]},
 )
 found.report()
 
@@ -598,7 +596,7 @@ found.report()
 # - Linear CKA compares two sets of features of the same images; 1 means the inner loop
 #   left a layer's representation unchanged up to rotation and scale.
 # - In all three methods the first blocks barely change and the last block changes most,
-#   CxGrad's most, as in the paper's Figure 3; unlike the paper, MAML changes its last block
+#   MAML's least, as in the paper's Figure 3; unlike the paper, MAML changes its last block
 #   too (see "What we found").
 # - CxGrad's larger change is already there in its untrained network, through the larger
 #   steps of IGS: meta-learning is not needed for it.
