@@ -425,26 +425,27 @@ plt.show()
 # At the default size (CxGrad on Omniglot 5-way 1-shot, 16 filters, 100 iterations per
 # run, 100 test tasks, one training seed per configuration), the ablations resolve one
 # thing clearly and leave the rest open, and the landscape does not look like the paper's
-# Figure 5. Two training seeds of the same default configuration differ by more than 2
-# points, more than twice the largest difference in the paper's Tables 3-5. Task-wise
-# context updates are ahead of step-wise ones, as in the paper's Table 3, and $\beta = 1$
-# is ahead of 0.01 and 0.1, as in its Table 5, but each difference is below 4 points and
-# less than twice the gap between the two seeds, so one seed per configuration cannot tell
-# them from training noise. Even $\beta = 0.01$, which moves the context a hundred times
-# less, is within that range of $\beta = 1$, which fits chapter 5's finding that the
-# context hardly moves at all. The number of inner steps is the exception: from one step
-# to five the accuracy rises by more than 10 points, more than three times the gap between
-# the two seeds, where the paper's Table 4 finds all step counts within 1 point. At this
-# size, with $\alpha = 0.01$ and 100 iterations, CxGrad is not robust to the number of
-# inner steps. At the initialization, CxGrad's inner-loop landscape is rougher than MAML's
-# by all three measures, which for the gradient change matches the early phase of the
-# paper's Figure 5b. During the 100 iterations CxGrad's $\beta$-smoothness falls by more
-# than a quarter, but it stays above MAML's, the opposite of the paper's Figure 5c.
-# CxGrad's unit-free loss variation falls during the same iterations, the direction of the
-# paper's Figure 5a, but it also stays above MAML's. Part of the gap in (b) and (c) is the
-# units caveat above, and the paper's Figure 5a difference appears after about 5,000
-# iterations, far beyond this run: what the landscape looks like after a full-length run,
-# this chapter cannot tell.
+# Figure 5. The context scheme (task-wise or step-wise) and $\beta$ (0.01, 0.1 or 1) each
+# move the accuracy by less than 5 points from the default. Differences this small cannot
+# be ranked with one seed per configuration: two seeds of the default configuration differ
+# by a few points themselves (printed above), and each accuracy has a per-task interval of
+# about 2 points. Their order is not even stable: on the runs of the robustness table in
+# {doc}`../book/reproduction` (seeds 0 to 2, one and two threads), task-wise updates came
+# out ahead of step-wise ones in some runs and behind in others, and so did $\beta = 1$
+# against the smaller values, where the paper's Tables 3 and 5 find differences of about
+# a point. Even $\beta = 0.01$, which moves the context a hundred times less, is within
+# 5 points of $\beta = 1$, which fits chapter 5's finding that the context hardly moves
+# at all. The number of inner steps is the exception: from one step to five the accuracy
+# rises by more than 5 points, where the paper's Table 4 finds all step counts within 1
+# point. At this size, with $\alpha = 0.01$ and 100 iterations, CxGrad is not robust to
+# the number of inner steps. At the initialization, CxGrad's inner-loop landscape is
+# rougher than MAML's in loss variation and in gradient change, which for the gradient
+# change matches the early phase of the paper's Figure 5b. During the 100 iterations
+# CxGrad's $\beta$-smoothness stays above MAML's, the opposite of the paper's Figure 5c,
+# and so does its unit-free loss variation, where the paper's Figure 5a has CxGrad's below
+# MAML's after about 5,000 iterations. Part of the gap in (b) and (c) is the units caveat
+# above, and the paper's Figure 5a difference appears far beyond this run: what the
+# landscape looks like after a full-length run, this chapter cannot tell.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -459,17 +460,9 @@ start = {method: rows[0] for method, rows in landscape.items()}
 end = {method: rows[-1] for method, rows in landscape.items()}
 found = Findings(FINDINGS)
 found.claim(
-    "Two training seeds of the same default configuration differ by more than 2 points, "
-    "more than twice the largest difference in the paper's Tables 3-5.",
-    seed_gap > 0.02,
-    numbers={"seed gap (points)": 100 * seed_gap},
-)
-found.claim(
-    "Task-wise context updates are ahead of step-wise ones, as in the paper's Table 3, and "
-    "beta = 1 is ahead of 0.01 and 0.1, as in its Table 5, but each difference is below 4 "
-    "points and less than twice the gap between the two seeds, so one seed per "
-    "configuration cannot tell them from training noise.",
-    all(0 < gap < min(0.04, 2 * seed_gap) for gap in [scheme_gap, *beta_gaps]),
+    "The context scheme (task-wise or step-wise) and beta (0.01, 0.1 or 1) each move the "
+    "accuracy by less than 5 points from the default.",
+    all(abs(gap) < 0.05 for gap in [scheme_gap, *beta_gaps]),
     numbers={"task-wise - step-wise": 100 * scheme_gap}
     | {
         f"beta 1 - beta {b}": 100 * g
@@ -478,30 +471,28 @@ found.claim(
     | {"seed gap": 100 * seed_gap},
 )
 found.claim(
-    "Even beta = 0.01, which moves the context a hundred times less, is within that range "
-    "of beta = 1, which fits chapter 5's finding that the context hardly moves at all.",
-    0.01 in BETAS and abs(accuracy["default"] - accuracy[beta_row[0.01]]) < 2 * seed_gap,
+    "Even beta = 0.01, which moves the context a hundred times less, is within 5 points of "
+    "beta = 1, which fits chapter 5's finding that the context hardly moves at all.",
+    0.01 in BETAS and abs(accuracy["default"] - accuracy[beta_row[0.01]]) < 0.05,
     numbers={
         "beta 1 - beta 0.01": 100 * (accuracy["default"] - accuracy[beta_row[0.01]])
         if 0.01 in BETAS
         else "not run",
-        "seed gap": 100 * seed_gap,
     },
 )
 found.claim(
     "The number of inner steps is the exception: from one step to five the accuracy rises "
-    "by more than 10 points, more than three times the gap between the two seeds, where the "
-    "paper's Table 4 finds all step counts within 1 point.",
-    step_gain > 0.10 and step_gain > 3 * seed_gap,
+    "by more than 5 points, where the paper's Table 4 finds all step counts within 1 point.",
+    step_gain > 0.05,
     numbers={"5 steps - 1 step": 100 * step_gain, "seed gap": 100 * seed_gap},
 )
 found.claim(
-    "At the initialization, CxGrad's inner-loop landscape is rougher than MAML's by all "
-    "three measures, which for the gradient change matches the early phase of the paper's "
-    "Figure 5b.",
+    "At the initialization, CxGrad's inner-loop landscape is rougher than MAML's in loss "
+    "variation and in gradient change, which for the gradient change matches the early "
+    "phase of the paper's Figure 5b.",
     all(
         np.max(landscape_at_init["cxgrad"][key]) > np.max(landscape_at_init["maml"][key])
-        for key in ("loss_variation", "gradient_change", "beta_smoothness")
+        for key in ("loss_variation", "gradient_change")
     ),
     numbers={
         f"{key} CxGrad / MAML": np.max(landscape_at_init["cxgrad"][key])
@@ -510,35 +501,23 @@ found.claim(
     },
 )
 found.claim(
-    "During the 100 iterations CxGrad's beta-smoothness falls by more than a quarter, but it "
-    "stays above MAML's, the opposite of the paper's Figure 5c.",
-    end["cxgrad"]["beta_smoothness"] < 0.75 * start["cxgrad"]["beta_smoothness"]
-    and all(
-        cx["beta_smoothness"] > maml["beta_smoothness"]
+    "During the 100 iterations CxGrad's beta-smoothness stays above MAML's, the opposite of "
+    "the paper's Figure 5c, and so does its unit-free loss variation.",
+    all(
+        cx[key] > maml[key]
         for cx, maml in zip(landscape["cxgrad"], landscape["maml"], strict=True)
+        for key in ("beta_smoothness", "loss_variation")
     ),
     numbers={
-        "CxGrad end / start": end["cxgrad"]["beta_smoothness"] / start["cxgrad"]["beta_smoothness"],
-        "min CxGrad / MAML": min(
-            cx["beta_smoothness"] / maml["beta_smoothness"]
+        f"min {key} CxGrad / MAML": min(
+            cx[key] / maml[key]
             for cx, maml in zip(landscape["cxgrad"], landscape["maml"], strict=True)
-        ),
-    },
-)
-found.claim(
-    "CxGrad's unit-free loss variation falls during the same iterations, the direction of "
-    "the paper's Figure 5a, but it also stays above MAML's.",
-    end["cxgrad"]["loss_variation"] < start["cxgrad"]["loss_variation"]
-    and all(
-        cx["loss_variation"] > maml["loss_variation"]
-        for cx, maml in zip(landscape["cxgrad"], landscape["maml"], strict=True)
-    ),
-    numbers={
-        "CxGrad end / start": end["cxgrad"]["loss_variation"] / start["cxgrad"]["loss_variation"],
-        "min CxGrad / MAML": min(
-            cx["loss_variation"] / maml["loss_variation"]
-            for cx, maml in zip(landscape["cxgrad"], landscape["maml"], strict=True)
-        ),
+        )
+        for key in ("beta_smoothness", "loss_variation")
+    }
+    | {
+        f"{key} CxGrad end / start": end["cxgrad"][key] / start["cxgrad"][key]
+        for key in ("beta_smoothness", "loss_variation")
     },
 )
 found.report()
@@ -548,9 +527,9 @@ found.report()
 #
 # - Each ablation is one field of the configuration; the seed-to-seed gap of one
 #   configuration tells what a single run per setting can resolve.
-# - At this size the context scheme and $\beta$ differences are within training noise,
-#   while the number of inner steps matters much more than the paper's Table 4 reports (see
-#   "What we found").
+# - At this size the context scheme and $\beta$ differences are within training noise (their
+#   order changes with the seed), while the number of inner steps matters much more than
+#   the paper's Table 4 reports (see "What we found").
 # - Even a much smaller $\beta$ hardly changes the result, which fits chapter 5's finding
 #   that the context hardly moves.
 # - The landscape measures at this size do not look like the paper's Figure 5; what they
