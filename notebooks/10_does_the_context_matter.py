@@ -510,6 +510,16 @@ def better(a: str, b: str) -> bool:
     return comparison.resolved and comparison.difference > 0
 
 
+def points(*pairs: tuple[str, str]) -> dict[str, float]:
+    """The records' differences a - b and their 95% intervals over seeds, in points."""
+    numbers = {}
+    for a, b in pairs:
+        comparison = compare(records, a, b)
+        numbers[f"{a} - {b}"] = 100 * comparison.difference
+        numbers[f"+- ({a} - {b})"] = 100 * comparison.ci95_seeds
+    return numbers
+
+
 found = Findings(FINDINGS)
 found.claim(
     "Without BatchNorm's epsilon, dL/dgamma is zero to float64 rounding.",
@@ -544,16 +554,19 @@ found.claim(
 found.claim(
     "CxGrad beats MAML, by about ten points at this size.",
     better("cxgrad", "maml") and 0.07 < compare(records, "cxgrad", "maml").difference < 0.13,
+    numbers=points(("cxgrad", "maml")),
 )
 found.claim(
     "Freezing the context does not make CxGrad measurably worse; the point estimate even "
     "favours the frozen version.",
     not better("cxgrad", "cxgrad-frozen")
     and compare(records, "cxgrad-frozen", "cxgrad").difference > 0,
+    numbers=points(("cxgrad", "cxgrad-frozen")),
 )
 found.claim(
     "IGS with gamma = 1 is not measurably worse than CxGrad either.",
     not better("cxgrad", "igs"),
+    numbers=points(("cxgrad", "igs")),
 )
 found.claim(
     "MAML with learned per-layer step sizes beats MAML by at least as much as CxGrad does, "
@@ -562,14 +575,20 @@ found.claim(
     and compare(records, "maml-lslr", "maml").difference
     >= compare(records, "cxgrad", "maml").difference
     and not better("cxgrad", "maml-lslr"),
+    numbers=points(("maml-lslr", "maml"), ("cxgrad", "maml-lslr")),
 )
-found.claim("A larger fixed step, alpha = 0.1, also beats MAML.", better("maml-alpha0.1", "maml"))
+found.claim(
+    "A larger fixed step, alpha = 0.1, also beats MAML.",
+    better("maml-alpha0.1", "maml"),
+    numbers=points(("maml-alpha0.1", "maml")),
+)
 found.claim(
     "How the step-size methods rank among themselves is not resolved by three seeds.",
     not any(
         better(a, b) or better(b, a)
         for a, b in [("cxgrad", "maml-lslr"), ("cxgrad", "igs"), ("cxgrad-frozen", "igs")]
     ),
+    numbers=points(("cxgrad", "maml-lslr"), ("cxgrad", "igs"), ("cxgrad-frozen", "igs")),
 )
 found.report()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -22,7 +21,6 @@ from cxgrad.records import (
     mean_and_ci95,
     record_config,
     retrain_losses,
-    run_record,
     summary_rows,
 )
 
@@ -87,22 +85,6 @@ def test_drift_tolerances():
     assert len(later) == 1 and later[0].startswith("iteration 2:")
     assert drift(recorded, [1.0, float("nan"), 1.0])  # NaN is never within a tolerance
     assert drift(recorded, [1.0, 1.0]) == ["only 2 of 3 iterations were retrained"]
-
-
-def test_run_record_writes_a_record(omniglot_root, tmp_path):
-    path = run_record(
-        "maml",
-        0,
-        runs=tmp_path / "runs",
-        results=tmp_path / "results",
-        iterations=2,
-        test_tasks=3,
-        data_root=omniglot_root,
-    )
-    fresh = json.loads(path.read_text())
-    assert fresh["test"]["tasks"] == 3 and len(fresh["test"]["task_accuracies"]) == 3
-    assert fresh["config"]["iterations"] == 2 and len(fresh["losses"]) == 2
-    assert fresh["hardware"]["threads"] == torch.get_num_threads()
 
 
 def test_the_records_table_says_where_they_were_made():
