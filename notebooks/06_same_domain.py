@@ -531,20 +531,23 @@ assert max(record_gap.per_seed) - min(record_gap.per_seed) > 0.02
 # At the default size (Omniglot 5-way 1-shot, 32 filters, 200 iterations per method, one
 # seed, 200 shared test tasks), CxGrad is the most accurate of the four methods, as in the
 # paper's Table 1, but the comparison says less about the paper's argument than it seems.
-# CxGrad is about 12 points more accurate than MAML, and the paired 95% interval is far
-# from zero. It is more accurate than MAML on more than four in five test tasks. It is
-# also more than 10 points more accurate than BOIL. BOIL, which the paper's Table 1 puts
-# slightly above MAML, is not more accurate than MAML here. ANIL stays within 10 points of
+# CxGrad is more than 8 points more accurate than MAML, and the paired 95% interval is far
+# from zero. It is more accurate than MAML on more than three in four test tasks. It is
+# also more than 8 points more accurate than BOIL. BOIL, which the paper's Table 1 puts
+# slightly above MAML, is not more accurate than MAML here. ANIL stays within 15 points of
 # chance, because five steps of $\alpha = 0.01$ on the head alone barely move it. Before
-# any meta-training, CxGrad's initialization already scores about twice as high as MAML's
-# on five test tasks. At $\alpha = 0.01$ on 28x28 Omniglot, MAML's five inner steps barely
-# move a random network, while CxGrad's rescaled steps in the backbone are much larger
-# (chapter 5 measures more than ten times larger after training, with a $\gamma$ that is
-# almost the same for every task). So this chapter cannot separate what the context
-# contributes from what the larger step size does: the gap may be mostly step size.
-# Chapter 10 ("Does the context matter?") tests that with controls. The paper reports
-# CxGrad 3.1 to 6.7 points above MAML on miniImageNet and tieredImageNet; our gap is
-# larger, but on an easier dataset after 200 iterations it is not comparable.
+# any meta-training, CxGrad's initialization already scores more than 1.4 times as high as
+# MAML's on five test tasks. (With seed 0, the book's run, CxGrad leads MAML by about 13
+# points and its untrained network scores about twice MAML's; the robustness table in
+# {doc}`../book/reproduction` gives the range over seeds 0 to 2 and one or two threads.)
+# At $\alpha = 0.01$ on 28x28 Omniglot, MAML's five inner steps barely move a random
+# network, while CxGrad's rescaled steps in the backbone are much larger (chapter 5
+# measures more than ten times larger after training, with a $\gamma$ that is almost the
+# same for every task). So this chapter cannot separate what the context contributes from
+# what the larger step size does: the gap may be mostly step size. Chapter 10 ("Does the
+# context matter?") tests that with controls. The paper reports CxGrad 3.1 to 6.7 points
+# above MAML on miniImageNet and tieredImageNet; our gap is larger, but on an easier
+# dataset after 200 iterations it is not comparable.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -562,19 +565,19 @@ cx_boil, cx_boil_half, _ = paired("cxgrad", "boil")
 boil_maml, boil_maml_half, _ = paired("boil", "maml")
 found = Findings(FINDINGS)
 found.claim(
-    "CxGrad is about 12 points more accurate than MAML, and the paired 95% interval is far "
-    "from zero.",
-    0.09 < cx_maml < 0.15 and cx_maml - cx_maml_half > 0.05,
+    "CxGrad is more than 8 points more accurate than MAML, and the paired 95% interval is "
+    "far from zero.",
+    cx_maml > 0.08 and cx_maml - cx_maml_half > 0.05,
     numbers={"CxGrad - MAML (points)": 100 * cx_maml, "+-": 100 * cx_maml_half},
 )
 found.claim(
-    "It is more accurate than MAML on more than four in five test tasks.",
-    (cx_maml_d > 0).mean() > 0.8,
+    "It is more accurate than MAML on more than three in four test tasks.",
+    (cx_maml_d > 0).mean() > 0.75,
     numbers={"share of tasks": (cx_maml_d > 0).mean()},
 )
 found.claim(
-    "It is also more than 10 points more accurate than BOIL.",
-    cx_boil - cx_boil_half > 0.10,
+    "It is also more than 8 points more accurate than BOIL.",
+    cx_boil - cx_boil_half > 0.08,
     numbers={"CxGrad - BOIL (points)": 100 * cx_boil, "+-": 100 * cx_boil_half},
 )
 found.claim(
@@ -584,15 +587,15 @@ found.claim(
     numbers={"BOIL - MAML (points)": 100 * boil_maml, "+-": 100 * boil_maml_half},
 )
 found.claim(
-    "ANIL stays within 10 points of chance, because five steps of alpha = 0.01 on the head "
+    "ANIL stays within 15 points of chance, because five steps of alpha = 0.01 on the head "
     "alone barely move it.",
-    results["anil"].accuracy < 0.30,
+    results["anil"].accuracy < 0.35,
     numbers={"ANIL accuracy": results["anil"].accuracy},
 )
 found.claim(
-    "Before any meta-training, CxGrad's initialization already scores about twice as high "
-    "as MAML's on five test tasks.",
-    1.8 < untrained["cxgrad"].accuracy / untrained["maml"].accuracy < 2.5,
+    "Before any meta-training, CxGrad's initialization already scores more than 1.4 times "
+    "as high as MAML's on five test tasks.",
+    untrained["cxgrad"].accuracy / untrained["maml"].accuracy > 1.4,
     numbers={"CxGrad / MAML": untrained["cxgrad"].accuracy / untrained["maml"].accuracy},
 )
 found.report()
