@@ -318,12 +318,12 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# CxGrad and its frozen twin take the largest backbone steps, growing with depth; IGS with
-# $\gamma = 1$ also takes steps several times MAML's, although nothing in it is learned
-# except the initialization. LSLR learned step sizes above $\alpha$ in every layer,
-# largest in conv3 and conv4; its relative steps exceed MAML's in conv3 and conv4 but not
-# in conv1, where the gradient is small next to the weight. Large, depth-dependent
-# steps are what these methods share; only CxGrad has a context, and the context is what
+# CxGrad and its frozen twin take the largest backbone steps; IGS with $\gamma = 1$ also
+# takes steps several times MAML's, although nothing in it is learned except the
+# initialization. LSLR learned step sizes above $\alpha$ in every layer, largest in conv3
+# and conv4; its relative steps exceed MAML's in conv3 and conv4 (in conv1, where the
+# gradient is small next to the weight, that depends on the run). Large steps in the deep
+# layers are what these methods share; only CxGrad has a context, and the context is what
 # the next section removes.
 
 # %%
@@ -354,9 +354,8 @@ steps_found.claim(
     numbers=dict(rates),
 )
 steps_found.claim(
-    "LSLR's relative steps exceed MAML's in conv3 and conv4 but not in conv1.",
-    all(steps["maml-lslr"][c] > steps["maml"][c] for c in ("conv3", "conv4"))
-    and steps["maml-lslr"]["conv1"] < steps["maml"]["conv1"],
+    "LSLR's relative steps exceed MAML's in conv3 and conv4.",
+    all(steps["maml-lslr"][c] > steps["maml"][c] for c in ("conv3", "conv4")),
     numbers={
         f"{layer} LSLR / MAML": steps["maml-lslr"][layer] / steps["maml"][layer]
         for layer in ("conv1", "conv3", "conv4")
