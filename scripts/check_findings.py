@@ -11,9 +11,10 @@ collects them into a table, sentence x run, and saves everything under ``--out``
     .venv/bin/python scripts/check_findings.py --table         # the table of the last check
     .venv/bin/python scripts/check_findings.py --write-book    # ... into book/reproduction.md
 
-Interrupted checks resume: a chapter whose findings file exists is not executed again
-(``--force`` re-executes). Trained models stay cached under ``--out``/runs, so re-checking a
-rewritten sentence costs little more than the chapter's analysis. The collected results go
+Interrupted checks resume: a chapter whose findings were collected from its current text
+is not executed again (a chapter edited since is; ``--force`` re-executes everything).
+Trained models stay cached under ``--out``/runs, so re-checking a rewritten sentence costs
+little more than the chapter's analysis. The collected results go
 to ``results/findings.json`` (``--save``), which ``tests/test_findings_table.py`` holds
 against the chapters' current sentences.
 """
@@ -21,6 +22,7 @@ against the chapters' current sentences.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -91,14 +93,16 @@ def execute(run: Run, stems: list[str], out: Path, force: bool) -> dict[str, str
     status = {}
     for stem in stems:
         claims = folder / f"{stem}.jsonl"
-        if claims.exists() and not force:
+        chapter = REPO / "notebooks" / f"{stem}.py"
+        if not force and is_current(claims, chapter):
             status[stem] = "done before"
             continue
         partial = claims.with_suffix(".partial")
         partial.unlink(missing_ok=True)
         os.environ["CXGRAD_FINDINGS_JSON"] = str(partial)
         source = folder / f"{stem}.source.ipynb"
-        jupytext.write(jupytext.read(REPO / "notebooks" / f"{stem}.py"), source)
+        executed_source = _digest(chapter)  # the text executed, even if it changes meanwhile
+        jupytext.write(jupytext.read(chapter), source)
         start = time.time()
         try:
             papermill.execute_notebook(
@@ -115,8 +119,24 @@ def execute(run: Run, stems: list[str], out: Path, force: bool) -> dict[str, str
         finally:
             source.unlink(missing_ok=True)
         partial.replace(claims)
+        claims.with_suffix(".sha256").write_text(executed_source)
         status[stem] = f"{time.time() - start:.0f} s"
     return status
+
+
+def _digest(chapter: Path) -> str:
+    return hashlib.sha256(chapter.read_bytes()).hexdigest()
+
+
+def is_current(claims: Path, chapter: Path) -> bool:
+    """The chapter's findings were collected from its current source (a chapter whose text
+    changed since, prose or code, is executed again)."""
+    digest = claims.with_suffix(".sha256")
+    if not claims.exists():
+        return False
+    if digest.exists():
+        return digest.read_text() == _digest(chapter)
+    return claims.stat().st_mtime > chapter.stat().st_mtime  # collected before digests
 
 
 def collect(out: Path, runs: list[Run], stems: list[str]) -> dict:

@@ -125,3 +125,14 @@ def test_the_table_marks_a_failing_run():
     table = check_findings.markdown(results)
     assert "| CxGrad \\| MAML. | holds | **fails** | gap: 0.07 to 0.12 |" in table
     assert "AMD EPYC" in table and "seed 1, 1 thread" in table
+
+
+def test_a_chapter_edited_since_its_check_is_executed_again(tmp_path):
+    chapter, claims = tmp_path / "05_cxgrad.py", tmp_path / "05_cxgrad.jsonl"
+    chapter.write_text("print(1)\n")
+    assert not check_findings.is_current(claims, chapter)  # never checked
+    claims.write_text("{}\n")
+    claims.with_suffix(".sha256").write_text(check_findings._digest(chapter))
+    assert check_findings.is_current(claims, chapter)
+    chapter.write_text("print(2)\n")
+    assert not check_findings.is_current(claims, chapter)
