@@ -361,11 +361,13 @@ print("  ".join(f"{layer} {final[layer]:.3g}" for layer in LAYERS))
 # GPU iterations. On ours, MAML's inner loop after meta-training shows neither of the two
 # orderings of the paper's Figure 2a. At the initialization the head has the smallest
 # inner gradient norm of the five layers. The head still has the smallest norm after
-# meta-training. The head's norm shrank during meta-training, to about half its initial
-# value, where the paper reports it growing. After meta-training conv3 and conv4 both have
-# larger norms than conv1 and conv2, so the high-level layers get the most gradient of the
-# backbone, not the least. conv1 to conv3 shrank during meta-training, and conv4 changed
-# least of the conv layers. Layer size decides much of this: per parameter, the head's
+# meta-training. After meta-training conv3 and conv4 both have larger norms than conv1 and
+# conv2, so the high-level layers get the most gradient of the backbone, not the least.
+# During meta-training conv4's norm grew relative to conv1's and conv2's (its ratio of
+# final to initial norm is larger than theirs). Whether the head's norm grows during
+# meta-training, as the paper reports, is not settled by 200 iterations: with seed 0 it
+# shrank to about half its initial value, with seed 2 it grew by a fifth (the table in
+# {doc}`../book/reproduction`). Layer size decides much of this: per parameter, the head's
 # gradient is larger than conv2's and conv3's. At the paper's geometry, already at the
 # initialization and before any meta-learning, conv4 has the smallest norm of the convs,
 # one of the two orderings of Figure 2a, and the head's norm is among the two largest of
@@ -398,12 +400,6 @@ found.claim(
     numbers={"head": final["head"], "smallest other": min(final[k] for k in LAYERS if k != "head")},
 )
 found.claim(
-    "The head's norm shrank during meta-training, to about half its initial value, where "
-    "the paper reports it growing.",
-    0.3 < final["head"] / at_init["head"] < 0.7,
-    numbers={"final / init": final["head"] / at_init["head"]},
-)
-found.claim(
     "After meta-training conv3 and conv4 both have larger norms than conv1 and conv2, so the "
     "high-level layers get the most gradient of the backbone, not the least.",
     min(final["conv3"], final["conv4"]) > max(final["conv1"], final["conv2"]),
@@ -413,11 +409,10 @@ found.claim(
     },
 )
 growth = {layer: final[layer] / at_init[layer] for layer in LAYERS}
-convs = [layer for layer in LAYERS if layer.startswith("conv")]
 found.claim(
-    "conv1 to conv3 shrank during meta-training, and conv4 changed least of the conv layers.",
-    all(growth[c] < 1 for c in ("conv1", "conv2", "conv3"))
-    and min(convs, key=lambda c: abs(np.log(growth[c]))) == "conv4",
+    "During meta-training conv4's norm grew relative to conv1's and conv2's (its ratio of "
+    "final to initial norm is larger than theirs).",
+    growth["conv4"] > max(growth["conv1"], growth["conv2"]),
     numbers={f"{layer} final / init": growth[layer] for layer in LAYERS},
 )
 found.claim(
