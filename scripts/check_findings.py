@@ -154,19 +154,33 @@ def collect(out: Path, runs: list[Run], stems: list[str]) -> dict:
                 row["runs"][run.name] = {"holds": claim["holds"], "numbers": claim["numbers"]}
         chapters[stem] = sentences
     return {
-        "command": "python scripts/check_findings.py "
-        + " ".join(f"--{k} {' '.join(map(str, v))}" for k, v in _options(runs).items()),
+        "command": command_for(runs),
         "hardware": _hardware(),
         "runs": [run.name for run in runs],
         "chapters": chapters,
     }
 
 
-def _options(runs: list[Run]) -> dict[str, list[int]]:
-    return {
-        "seeds": sorted({r.seed for r in runs}),
-        "threads": sorted({r.threads for r in runs}),
-    }
+def command_for(runs: list[Run]) -> str:
+    """The command that checks exactly ``runs``: a grid of seeds x threads, or a list."""
+    seeds = sorted({r.seed for r in runs})
+    threads = sorted({r.threads for r in runs})
+    command = "python scripts/check_findings.py"
+    if len(runs) == len(seeds) * len(threads):
+        return (
+            f"{command} --seeds {' '.join(map(str, seeds))} --threads {' '.join(map(str, threads))}"
+        )
+    return f"{command} --runs " + " ".join(f"{r.seed}:{r.threads}" for r in runs)
+
+
+def parse_run(text: str) -> Run:
+    try:
+        seed, threads = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"run {text!r}: write SEED:THREADS, for example 2:1 (seed 2, one thread)"
+        ) from None
+    return Run(seed, threads)
 
 
 def _hardware() -> dict[str, str]:
@@ -271,6 +285,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--runs",
+        type=parse_run,
+        nargs="+",
+        metavar="SEED:THREADS",
+        help="exactly these runs instead of every seed with every thread count",
+    )
     parser.add_argument("--chapters", nargs="+", default=CHAPTERS, metavar="STEM")
     parser.add_argument("--jobs", type=int, default=2, help="runs executed at once")
     parser.add_argument("--out", type=Path, default=REPO / "_build" / "findings")
@@ -282,10 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", action="store_true", help=f"write {SAVED.relative_to(REPO)}")
     parser.add_argument("--write-book", action="store_true", help="table into the book")
     args = parser.parse_args(argv)
-    if min(args.seeds) < 0 or min(args.threads) < 1 or args.jobs < 1:
+    runs = args.runs or [Run(seed, threads) for threads in args.threads for seed in args.seeds]
+    if min(r.seed for r in runs) < 0 or min(r.threads for r in runs) < 1 or args.jobs < 1:
         parser.error("seeds must be >= 0, threads and --jobs >= 1")
     stems = chapter_order(args.chapters)
-    runs = [Run(seed, threads) for threads in args.threads for seed in args.seeds]
     out = args.out.resolve()
     if args.data_root:
         os.environ["CXGRAD_DATA_ROOT"] = str(Path(args.data_root).expanduser().resolve())
