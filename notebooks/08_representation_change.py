@@ -524,8 +524,9 @@ else:
 # CxGrad's silhouette gain is more than twice MAML's and BOIL's, the direction of the
 # paper's Figure 4. Before adaptation CxGrad's and MAML's classes are separated about
 # equally well: the difference is smaller than what CxGrad's inner loop adds beyond
-# MAML's, so its advantage is made in the inner loop. These sentences held for seeds 0 to 2
-# with one and two threads (the table in {doc}`../book/reproduction`); the paper's MAML,
+# MAML's, so its advantage is made in the inner loop. These sentences held in every run of
+# the robustness check (other seeds and thread counts; the table in
+# {doc}`../book/reproduction`); the paper's MAML,
 # near 1 after 50,000 iterations of 5-shot miniImageNet, may reuse more than ours after 200.
 
 # %%
