@@ -526,8 +526,8 @@ else:
 # equally well: the difference is smaller than what CxGrad's inner loop adds beyond
 # MAML's, so its advantage is made in the inner loop. These sentences held in every run of
 # the robustness check (other seeds and thread counts; the table in
-# {doc}`../book/reproduction`); the paper's MAML,
-# near 1 after 50,000 iterations of 5-shot miniImageNet, may reuse more than ours after 200.
+# {doc}`../book/reproduction`); the paper's MAML, near 1 after 50,000 iterations of 5-shot
+# miniImageNet, may reuse more than ours after 200.
 
 # %%
 # NBVAL_CHECK_OUTPUT
