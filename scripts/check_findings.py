@@ -320,6 +320,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{run.name}: " + ", ".join(f"{s} {v}" for s, v in future.result().items()))
     results = collect(out, runs, stems)
     print(plain_table(results))
+    stale = [
+        f"{run.name}: {stem}"
+        for run in runs
+        for stem in stems
+        if not is_current(out / run.slug / f"{stem}.jsonl", REPO / "notebooks" / f"{stem}.py")
+    ]
+    if stale:
+        print(f"\nnot collected from the chapters' current text (run without --table): {stale}")
+        if args.save or args.write_book:
+            parser.error("refusing to save a table of stale or missing runs")
     if args.save:
         SAVED.write_text(json.dumps(results, indent=1) + "\n")
         print(f"wrote {SAVED.relative_to(REPO)}")
