@@ -339,7 +339,9 @@ def _release(job: str, timeout: float = 60) -> None:
 def test_a_requeued_slurm_job_resumes_and_ends_with_the_uninterrupted_record(
     slurm_cluster, tmp_path
 ):
-    long = dict(TINY, iterations=100, val_every=10)
+    # long enough (tens of seconds on an idle CPU) that the requeue lands before the run
+    # ends: with 100 iterations an idle machine sometimes finished it first
+    long = dict(TINY, iterations=400, val_every=10)
     file = _sweep_file(tmp_path, {"configurations": {"long": long}})
     args = _sweep(tmp_path, "--file", str(file), "--seeds", "0", "--executor", "slurm")
     codes: list[int] = []
