@@ -123,7 +123,7 @@ def _provenance() -> dict[str, Any]:
     }
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -214,7 +214,7 @@ def run_record(
         "hardware": {
             "device": used.type,
             **({"gpu": torch.cuda.get_device_name(used)} if used.type == "cuda" else {}),
-            "cpu": _cpu_name(),
+            "cpu": cpu_name(),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "python": sys.version.split()[0],
@@ -488,7 +488,7 @@ def hardware_note(records: dict[str, dict[int, dict[str, Any]]], here: str | Non
     if not made:
         return ""
     note = f"Records made on {'; '.join(made)}."
-    here = here if here is not None else _cpu_name()
+    here = here if here is not None else cpu_name()
     if any(not m.startswith(f"{here},") for m in made):
         note += (
             f" This machine is {here}: retrained here, a run would round differently and end "

@@ -25,7 +25,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -186,16 +185,10 @@ def parse_run(text: str) -> Run:
 def _hardware() -> dict[str, str]:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from cxgrad.records import cpu_name
+
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": str(os.cpu_count()),
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%d"),
