@@ -29,21 +29,36 @@ def resolve_device(name: str | None = "auto") -> torch.device:
 EXECUTION_PATHS = ("auto", "sequential", "batched")
 
 
-def use_batched_path(path: str, device: torch.device) -> bool:
+# Largest image side at which the batched path beats the task loop on a CPU, for a backbone
+# that folds tasks into grouped convolutions (Conv4). Measured by benchmarks/cpu_step.py on
+# 2 cores: batched 1.2-1.6x faster at Omniglot's 28x28; at the paper's 84x84 the task loop,
+# with its channels-last query pass (cxgrad.meta.layout), is faster.
+CPU_BATCHED_MAX_IMAGE_SIDE = 32
+
+
+def use_batched_path(path: str, device: torch.device, model: object | None = None) -> bool:
     """Whether to compute a meta-batch all at once (batched) or task by task.
 
     The batched path is ``MetaLearner.meta_batch_loss(batched=True)``: grouped convolutions
     on Conv4, ``vmap`` on other backbones.
 
-    ``auto`` picks what ``benchmarks/throughput.py`` measured to be faster: the batched path
-    on a GPU, where a Python loop over tasks leaves the device idle, and the sequential path
-    on a CPU, where grouped convolutions are slower than a loop of ordinary ones.
+    ``auto`` picks what the benchmarks (``benchmarks/throughput.py`` on a GPU,
+    ``benchmarks/cpu_step.py`` on a CPU) measured to be faster: the batched path on a GPU,
+    where a Python loop over tasks leaves the device idle; on a CPU, the batched path for a
+    ``model`` that folds tasks and has small images (at most ``CPU_BATCHED_MAX_IMAGE_SIDE``
+    pixels a side: there a step is dominated by per-operation overhead, which folding the
+    tasks divides), and the task loop otherwise (large images, where each task's query pass
+    runs faster channels-last, or ``vmap``, which is slower than the loop on a CPU).
     """
     if path not in EXECUTION_PATHS:
         raise ConfigError(f"--path must be one of {', '.join(EXECUTION_PATHS)}, got {path!r}")
-    if path == "auto":
-        return device.type == "cuda"
-    return path == "batched"
+    if path != "auto":
+        return path == "batched"
+    if device.type == "cuda":
+        return True
+    side = getattr(model, "image_size", None)
+    folds = bool(getattr(model, "folds_tasks", False))
+    return folds and side is not None and side <= CPU_BATCHED_MAX_IMAGE_SIDE
 
 
 def params_device(params: Mapping[str, torch.Tensor]) -> torch.device:

@@ -91,6 +91,6 @@ def evaluate_run(
         tasks=tasks,
         device=torch_device,
         progress=progress,
-        batched=use_batched_path(path, torch_device),
+        batched=use_batched_path(path, torch_device, config.model_config()),
         description=f"{split} ({len(models)} model{'s' if len(models) > 1 else ''})",
     )

@@ -38,6 +38,7 @@ from cxgrad.run_setup import (
     run_device,
     samplers,
 )
+from cxgrad.runtime import configure_cpu
 
 # The run-setup functions stay importable from here, where the course imports them.
 __all__ = ["TrainResult", "Trainer", "build_learner", "load_config_dataset", "samplers", "train"]
@@ -71,7 +72,9 @@ class Trainer:
         get_spec(config.dataset).check_trainable()  # test-only sets are refused, unwritten
         self.config = config
         self.device = run_device(device)
-        self.batched = use_batched_path(path, self.device)
+        self.batched = use_batched_path(path, self.device, config.model_config())
+        if self.device.type == "cpu":
+            configure_cpu()  # reuse freed tensor memory (cxgrad.runtime); no number changes
         self.use_cuda_graph = use_cuda_graph(cuda_graph, self.device)
         self._graphed: GraphedMetaGradient | None = None  # captured at the first step
         self.progress = progress

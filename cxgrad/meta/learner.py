@@ -41,6 +41,7 @@ from cxgrad.device import to_params_device
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
 from cxgrad.meta.context import gphi, implicit_gradient_scaling, init_gphi
+from cxgrad.meta.layout import channels_last_query
 from cxgrad.models.backbone import HEAD_NAMES, Backbone
 
 Params = dict[str, torch.Tensor]
@@ -297,6 +298,7 @@ class MetaLearner:
         steps = self.meta.inner_steps_train if training else self.meta.inner_steps_eval
         first_order = self.meta.first_order or not training
         fast = self.adapt(params, x_support, y_support, steps, first_order, trace)
+        x_query, fast = channels_last_query(x_query, fast)  # CPU speed; see meta.layout
         return cross_entropy_and_accuracy(self.forward(fast, x_query), y_query)
 
     def predict(

@@ -1,8 +1,9 @@
 """Conv4 (Vinyals et al. 2016) as a parameter dict and a pure forward function.
 
 Four blocks of [3x3 conv, stride 1, padding 1, no bias -> BatchNorm -> activation ->
-2x2 max-pool], then a linear head with bias. This is the backbone of the paper's Tables 1-5,
-built the way the authors' code builds it:
+2x2 max-pool], then a linear head with bias (computed as pool-then-activation, which is the
+same function with the same gradients, see ``_block``). This is the backbone of the paper's
+Tables 1-5, built the way the authors' code builds it:
 
 * BatchNorm always normalizes with the statistics of the batch it is given (support and
   query separately, in training and evaluation). There are no running statistics, so the
@@ -131,8 +132,11 @@ def _block(params: Params, h: torch.Tensor, layer: int, config: Conv4Config) -> 
         training=True,
         eps=config.bn_eps,
     )
-    h = F.leaky_relu(h, 0.01) if config.activation == "leaky_relu" else F.relu(h)
-    return F.max_pool2d(h, 2)
+    # Pool, then activate: both activations are non-decreasing, so they commute with the max
+    # (the same values, and the same window element wins a tie, so the same gradients, to
+    # the bit), and the activation and its backward then touch a quarter of the elements.
+    h = F.max_pool2d(h, 2)
+    return F.leaky_relu(h, 0.01) if config.activation == "leaky_relu" else F.relu(h)
 
 
 def conv4_forward(params: Params, x: torch.Tensor, config: Conv4Config) -> torch.Tensor:
@@ -176,13 +180,13 @@ def conv4_forward_tasks(params: Params, x: torch.Tensor, config: Conv4Config) ->
         h = F.batch_norm(
             h, None, None, gamma.flatten(), beta.flatten(), training=True, eps=config.bn_eps
         )
-        # In place: BatchNorm's backward needs its input, not its output, so the activation
-        # may overwrite it; that saves one activation-sized tensor per layer.
+        h = F.max_pool2d(h, 2)  # before the activation, as in _block (bit-identical)
+        # In place: max-pooling's backward needs its input and indices, not its output, so
+        # the activation may overwrite it.
         if config.activation == "leaky_relu":
             h = F.leaky_relu(h, 0.01, inplace=True)
         else:
             h = F.relu(h, inplace=True)
-        h = F.max_pool2d(h, 2)
     features = h.reshape(n, tasks, -1).transpose(0, 1)  # [B, N, filters * side * side]
     weight = _per_task(params["head.weight"], _BASE_RANK["head.weight"], tasks)
     bias = _per_task(params["head.bias"], _BASE_RANK["head.bias"], tasks)

@@ -108,7 +108,9 @@ class ResNet12Config:
             if c < 3:
                 h = self._act(h)
         skip = self._bn(params, F.conv2d(x, params[f"block{b}.skip.weight"]), f"block{b}.skip_bn")
-        return F.max_pool2d(self._act(h + skip), 2)
+        # Pool, then activate: the same values and gradients to the bit (the activation is
+        # non-decreasing, see conv4._block), on a quarter of the elements.
+        return self._act(F.max_pool2d(h + skip, 2))
 
     def features(self, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
         feats = []

@@ -1,0 +1,220 @@
+"""One CPU meta-training step, this checkout against a release, back to back.
+
+    python benchmarks/cpu_step.py                      # against v0.2.0, 2 threads
+    python benchmarks/cpu_step.py --baseline v0.2.0 --threads 2 --repeats 5 --json out.json
+
+For every shape and method below, each version runs in its own fresh process, the two
+interleaved ``--repeats`` times so that a slow spell of the machine falls on both; each
+process times ``--iterations`` steps after ``--warmup``. One step is what ``cxgrad train``
+does on a CPU: every task's inner loop, the query losses, one second-order backward,
+reading the loss back, one Adam step; each version on the execution path its own ``auto``
+picks on a CPU, and with the CPU set-up its trainer applies (``cxgrad.runtime``, where the
+version has one). The release is checked out into a temporary ``git worktree`` and
+imported from there; the worktree is removed afterwards.
+
+Printed per configuration: the median seconds per iteration of each version, tasks per
+second, and the ratio (release time / this checkout's time: above 1 means faster now).
+Inputs are random tensors of the right shape: a step's time does not depend on pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# name: (ways, shots, queries, channels, image size, filters, meta-batch)
+SHAPES = {
+    # The paper's miniImageNet geometry (Tables 1-5): 84x84 RGB, Conv4 with 48 filters.
+    "paper-84-conv4-48": (5, 1, 15, 3, 84, 48, 4),
+    # The book's Omniglot runs (cxgrad.course): 28x28 glyphs, Conv4-32 and Conv4-64.
+    "omniglot-28-conv4-32": (5, 1, 15, 1, 28, 32, 4),
+    "omniglot-28-conv4-64": (5, 1, 15, 1, 28, 64, 4),
+}
+METHODS = ("cxgrad", "maml")
+
+
+def child(method: str, shape_name: str, iterations: int, warmup: int, threads: int) -> dict:
+    """Time one configuration with whichever ``cxgrad`` is first on ``sys.path``."""
+    import torch
+
+    import cxgrad
+    from cxgrad.data.episodes import TaskBatch
+    from cxgrad.device import use_batched_path
+    from cxgrad.meta import MetaConfig, MetaLearner
+    from cxgrad.models import Conv4Config
+
+    torch.set_num_threads(threads)
+    try:  # the CPU set-up the trainer applies, in versions that have one
+        from cxgrad.runtime import configure_cpu
+    except ImportError:
+        configure_cpu = None
+    if configure_cpu is not None:
+        configure_cpu()
+    ways, shots, queries, channels, size, filters, tasks = SHAPES[shape_name]
+    learner = MetaLearner(
+        Conv4Config(ways=ways, in_channels=channels, image_size=size, filters=filters),
+        MetaConfig(method=method),
+    )
+    batched = _batched_on_cpu(use_batched_path, learner)
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(ways)
+    batch = TaskBatch(
+        torch.rand(tasks, ways * shots, channels, size, size, generator=g),
+        labels.repeat_interleave(shots).repeat(tasks, 1),
+        torch.rand(tasks, ways * queries, channels, size, size, generator=g),
+        labels.repeat_interleave(queries).repeat(tasks, 1),
+    )
+    params = {k: v.requires_grad_() for k, v in learner.init_params(0).items()}
+    optimizer = torch.optim.Adam(params.values(), lr=1e-3)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss, _ = learner.meta_batch_loss(params, batch, batched=batched)
+        loss.backward()
+        float(loss.detach())
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        step()
+    seconds = (time.perf_counter() - start) / iterations
+    return {
+        "seconds_per_iteration": seconds,
+        "tasks_per_second": tasks / seconds,
+        "batched": batched,
+        "version": getattr(cxgrad, "__version__", "?"),
+        "package": str(Path(cxgrad.__file__).parent),
+        "torch": torch.__version__,
+    }
+
+
+def _batched_on_cpu(use_batched_path, learner) -> bool:
+    """The path each version's trainer picks for this backbone on a CPU."""
+    import inspect
+
+    import torch
+
+    cpu = torch.device("cpu")
+    if "model" in inspect.signature(use_batched_path).parameters:
+        return use_batched_path("auto", cpu, learner.model)
+    return use_batched_path("auto", cpu)
+
+
+def run_child(root: Path, method: str, shape: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--child", method, shape]
+    cmd += ["--iterations", str(args.iterations), "--warmup", str(args.warmup)]
+    cmd += ["--threads", str(args.threads)]
+    # The version under test first on the path; nothing inherited may shadow it.
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": str(args.threads)}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
+    if result.returncode != 0:
+        raise SystemExit(f"{root.name} {method} {shape} failed:\n{result.stderr[-2000:]}")
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    if Path(measured["package"]).resolve() != (root / "cxgrad").resolve():
+        raise SystemExit(f"imported {measured['package']}, expected {root / 'cxgrad'}")
+    return measured
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", default="v0.2.0", help="git tag or commit to compare with")
+    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=5, help="timed steps per process")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved processes each")
+    parser.add_argument("--json", help="also write every measurement to this JSON file")
+    parser.add_argument("--child", nargs=2, metavar=("METHOD", "SHAPE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    for name in ("threads", "iterations", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.child:
+        print(json.dumps(child(*args.child, args.iterations, args.warmup, args.threads)))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="cxgrad-baseline-") as tmp:
+        worktree = Path(tmp) / "baseline"
+        add = ["git", "-C", str(REPO), "worktree", "add", "--detach", str(worktree)]
+        subprocess.run([*add, args.baseline], check=True, capture_output=True)
+        try:
+            rows = compare(worktree, args)
+        finally:
+            remove = ["git", "-C", str(REPO), "worktree", "remove", "--force", str(worktree)]
+            subprocess.run(remove, check=False, capture_output=True)
+    first = rows[0]
+    print(
+        f"CPU: {cpu_model()}, {args.threads} thread(s); torch {first['torch']}; "
+        f"{args.iterations} timed step(s) after {args.warmup} warm-up per process, median of "
+        f"{args.repeats} interleaved processes per version; second order, 5 inner steps"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
+    header = (
+        f"{'shape':22s} {'method':7s} {args.baseline + ' s/it':>12s} {'now s/it':>9s} "
+        f"{'now tasks/s':>11s} {'ratio':>6s}  path now"
+    )
+    print(header, flush=True)
+    rows = []
+    for shape in args.shapes:
+        for method in args.methods:
+            runs: dict[str, list[dict]] = {"baseline": [], "now": []}
+            for _ in range(args.repeats):
+                runs["baseline"].append(run_child(worktree, method, shape, args))
+                runs["now"].append(run_child(REPO, method, shape, args))
+            base = statistics.median(r["seconds_per_iteration"] for r in runs["baseline"])
+            now = statistics.median(r["seconds_per_iteration"] for r in runs["now"])
+            path = "batched" if runs["now"][0]["batched"] else "sequential"
+            print(
+                f"{shape:22s} {method:7s} {base:12.3f} {now:9.3f} "
+                f"{SHAPES[shape][-1] / now:11.2f} "
+                f"{base / now:6.2f}  {path}",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "shape": shape,
+                    "method": method,
+                    "threads": args.threads,
+                    "baseline": args.baseline,
+                    "baseline_seconds": base,
+                    "now_seconds": now,
+                    "ratio": base / now,
+                    "path_now": path,
+                    "runs": runs,
+                    "cpu": cpu_model(),
+                    "torch": runs["now"][0]["torch"],
+                }
+            )
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Memory layout of the query forward pass on a CPU.
+
+The query set is the large batch of a meta-training step (75 images against 5 in the
+support set at 5-way 1-shot), and its forward pass is differentiated once, not twice. On a
+CPU, oneDNN's convolution, BatchNorm and max-pooling are several times faster on
+channels-last (NHWC) tensors than on NCHW ones at the paper's 84x84 shape; the double
+backward through the inner loop's BatchNorm, on the other hand, is slower on NHWC (its
+reductions run across the layout), so the support set stays NCHW. Two things keep the two
+apart: the query images are converted to channels-last, and the gradients that flow from the
+query pass back into the adapted conv weights are made NCHW-contiguous again before they
+reach the inner loop's graph. Only the float rounding of the query pass changes (a different
+summation order inside the convolution); the function and its gradient are the same.
+"""
+
+from __future__ import annotations
+
+import torch
+
+Params = dict[str, torch.Tensor]
+
+
+class _ContiguousGrad(torch.autograd.Function):
+    """Identity whose backward returns the incoming gradient in the standard layout."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return grad.contiguous()
+
+
+def channels_last_query(x_query: torch.Tensor, fast: Params) -> tuple[torch.Tensor, Params]:
+    """``(x_query, fast)`` for the query forward: channels-last images and conv weights
+    whose gradients come back NCHW, for one task's float32 images on a CPU; unchanged
+    otherwise (GPUs, float64, and the batched path's rank-5 tensors)."""
+    if x_query.device.type != "cpu" or x_query.dtype != torch.float32 or x_query.dim() != 4:
+        return x_query, fast
+    x_query = x_query.contiguous(memory_format=torch.channels_last)
+    fast = {k: _ContiguousGrad.apply(v) if v.dim() == 4 else v for k, v in fast.items()}
+    return x_query, fast

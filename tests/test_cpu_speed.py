@@ -1,0 +1,177 @@
+"""The CPU speed-ups change no function: what each one guarantees, checked.
+
+* pooling before the activation is the same function with the same first and second
+  derivatives, to the bit (ties included);
+* the channels-last query pass changes float32 rounding only, and leaves float64, the
+  batched path and the gradients' layout as they were;
+* ``auto`` picks the batched path on a CPU only for small images on a backbone that folds
+  tasks; the allocator setting is idempotent.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from helpers import tiny_learner
+
+from cxgrad.device import CPU_BATCHED_MAX_IMAGE_SIDE, use_batched_path
+from cxgrad.meta.layout import _ContiguousGrad, channels_last_query
+from cxgrad.models import Conv4Config, ResNet12Config
+from cxgrad.models.conv4 import conv4_forward, conv4_forward_tasks, init_conv4
+from cxgrad.runtime import configure_cpu
+
+
+def activation_then_pool(params, x, config: Conv4Config) -> torch.Tensor:
+    """Conv4 in the paper's order (activation, then pool): the reference."""
+    h = x
+    for layer in range(1, config.layers + 1):
+        h = F.conv2d(h, params[f"conv{layer}.weight"], padding=1)
+        h = F.batch_norm(
+            h,
+            None,
+            None,
+            params[f"bn{layer}.weight"],
+            params[f"bn{layer}.bias"],
+            training=True,
+            eps=config.bn_eps,
+        )
+        h = F.leaky_relu(h, 0.01) if config.activation == "leaky_relu" else F.relu(h)
+        h = F.max_pool2d(h, 2)
+    return F.linear(h.flatten(1), params["head.weight"], params["head.bias"])
+
+
+def images_with_ties(n: int = 6, size: int = 16) -> torch.Tensor:
+    """Glyph-like images: constant 2x2 blocks (ties in every pooling window of the first
+    layer's constant regions) plus a few strokes."""
+    g = torch.Generator().manual_seed(0)
+    blocks = (torch.rand(n, 1, size // 2, size // 2, generator=g) > 0.7).float()
+    return blocks.repeat_interleave(2, -1).repeat_interleave(2, -2)
+
+
+def value_grad_and_second_order(forward, params, x):
+    """Loss, its gradient and a second-order term (grad of the gradient's squared norm)."""
+    leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+    loss = forward(leaves, x).logsumexp(-1).mean()
+    grads = torch.autograd.grad(loss, list(leaves.values()), create_graph=True)
+    penalty = sum((g**2).sum() for g in grads)
+    second = torch.autograd.grad(penalty, list(leaves.values()))
+    return [loss.detach(), *[g.detach() for g in grads], *second]
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "relu"])
+def test_pool_before_activation_is_bit_identical(activation):
+    config = Conv4Config(ways=3, image_size=16, filters=4, activation=activation)
+    params = init_conv4(config, torch.Generator().manual_seed(1))
+    x = images_with_ties()
+    ours = value_grad_and_second_order(lambda p, z: conv4_forward(p, z, config), params, x)
+    ref = value_grad_and_second_order(lambda p, z: activation_then_pool(p, z, config), params, x)
+    for a, b in zip(ours, ref, strict=True):
+        assert torch.equal(a, b)
+    # The folded path (B tasks as grouped convolutions, each task with its own BatchNorm
+    # statistics) also pools first, in place: the same logits up to the grouped
+    # convolution's rounding.
+    folded = conv4_forward_tasks(params, x.view(2, 3, *x.shape[1:]), config)
+    per_task = torch.stack(
+        [conv4_forward(params, half, config) for half in x.view(2, 3, 1, 16, 16)]
+    )
+    torch.testing.assert_close(folded, per_task, rtol=1e-5, atol=1e-5)
+
+
+def test_resnet12_pool_before_activation_is_bit_identical():
+    config = ResNet12Config(ways=3, image_size=16, channels=2)
+    params = config.init(torch.Generator().manual_seed(0))
+    x = images_with_ties().repeat(1, 3, 1, 1)
+
+    def reference(p, z):
+        h = z
+        for b in range(1, config.blocks + 1):
+            inner = h
+            for c in (1, 2, 3):
+                conv = F.conv2d(inner, p[f"block{b}.conv{c}.weight"], padding=1)
+                inner = config._bn(p, conv, f"block{b}.bn{c}")
+                if c < 3:
+                    inner = config._act(inner)
+            skip = config._bn(p, F.conv2d(h, p[f"block{b}.skip.weight"]), f"block{b}.skip_bn")
+            h = F.max_pool2d(config._act(inner + skip), 2)
+        return F.linear(h.mean(dim=(2, 3)), p["head.weight"], p["head.bias"])
+
+    ours = value_grad_and_second_order(config.forward, params, x)
+    ref = value_grad_and_second_order(reference, params, x)
+    for a, b in zip(ours, ref, strict=True):
+        assert torch.equal(a, b)
+
+
+def meta_loss_and_grads(learner, params, batch):
+    leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+    xs, ys, xq, yq = batch
+    loss, _ = learner.task_loss(leaves, xs, ys, xq, yq)
+    return loss.detach(), dict(
+        zip(leaves, torch.autograd.grad(loss, list(leaves.values())), strict=True)
+    )
+
+
+def one_task(dtype=torch.float32, size: int = 16):
+    g = torch.Generator().manual_seed(0)
+    ys = torch.arange(3).repeat_interleave(2)
+    return (
+        torch.rand(6, 1, size, size, generator=g, dtype=dtype),
+        ys,
+        torch.rand(6, 1, size, size, generator=g, dtype=dtype),
+        ys,
+    )
+
+
+@pytest.mark.parametrize("method", ["maml", "cxgrad"])
+def test_channels_last_query_changes_rounding_only(method, monkeypatch):
+    learner = tiny_learner(method)
+    params = learner.init_params(0)
+    batch = one_task()
+    fast = meta_loss_and_grads(learner, params, batch)
+    monkeypatch.setattr("cxgrad.meta.learner.channels_last_query", lambda x, f: (x, f))
+    plain = meta_loss_and_grads(learner, params, batch)
+    torch.testing.assert_close(fast[0], plain[0], rtol=1e-5, atol=1e-6)
+    for name, expected in plain[1].items():
+        scale = float(expected.abs().max())
+        error = float((fast[1][name] - expected).abs().max())
+        assert error <= 1e-3 * scale + 1e-7, f"{name}: error {error:.3g}, largest {scale:.3g}"
+
+
+def test_channels_last_query_only_where_it_pays():
+    params = {"conv1.weight": torch.ones(2, 1, 3, 3), "head.bias": torch.zeros(2)}
+    x = torch.rand(4, 1, 8, 8)
+    out, fast = channels_last_query(x, params)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert fast["head.bias"] is params["head.bias"]  # only conv weights are wrapped
+    for unchanged in (x.double(), x.unsqueeze(0)):  # float64 (parity tests), batched path
+        same, same_params = channels_last_query(unchanged, params)
+        assert same is unchanged and same_params is params
+
+
+def test_gradients_reach_the_inner_loop_in_the_standard_layout():
+    w = torch.randn(4, 3, 3, 3, requires_grad=True)
+    grad = torch.randn(4, 3, 3, 3).contiguous(memory_format=torch.channels_last)
+    (back,) = torch.autograd.grad(_ContiguousGrad.apply(w), w, grad)
+    assert back.is_contiguous() and torch.equal(back, grad)
+
+
+def test_cpu_path_choice():
+    cpu = torch.device("cpu")
+    small = Conv4Config(image_size=28)
+    large = Conv4Config(image_size=84, in_channels=3, filters=48)
+    assert use_batched_path("auto", cpu, small)
+    assert not use_batched_path("auto", cpu, large)
+    assert not use_batched_path("auto", cpu, ResNet12Config(image_size=28))  # vmap: slower
+    assert not use_batched_path("auto", cpu)  # no backbone given: the task loop
+    assert use_batched_path("auto", cpu, Conv4Config(image_size=CPU_BATCHED_MAX_IMAGE_SIDE))
+    assert not use_batched_path("sequential", cpu, small)
+    assert use_batched_path("batched", cpu, large)
+
+
+def test_configure_cpu_is_idempotent():
+    first = configure_cpu()
+    assert configure_cpu() == first
+    if sys.platform.startswith("linux"):
+        assert first.startswith("glibc malloc keeps freed memory")
