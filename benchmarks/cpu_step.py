@@ -7,10 +7,10 @@ For every shape and method below, each version runs in its own fresh process, th
 interleaved ``--repeats`` times so that a slow spell of the machine falls on both; each
 process times ``--iterations`` steps after ``--warmup``. One step is what ``cxgrad train``
 does on a CPU: every task's inner loop, the query losses, one second-order backward,
-reading the loss back, one Adam step; each version on the execution path its own ``auto``
-picks on a CPU, and with the CPU set-up its trainer applies (``cxgrad.runtime``, where the
-version has one). The release is checked out into a temporary ``git worktree`` and
-imported from there; the worktree is removed afterwards.
+reading the loss back, one Adam step; each version with its fastest CPU path (``--path
+fastest`` where the version has it, else its ``auto``) and the CPU set-up its trainer
+applies (``cxgrad.runtime``, where the version has one). The release is checked out into
+a temporary ``git worktree`` and imported from there; the worktree is removed afterwards.
 
 Printed per configuration: the median seconds per iteration of each version, tasks per
 second, and the ratio (release time / this checkout's time: above 1 means faster now).
@@ -101,14 +101,18 @@ def child(method: str, shape_name: str, iterations: int, warmup: int, threads: i
 
 
 def _batched_on_cpu(use_batched_path, learner) -> bool:
-    """The path each version's trainer picks for this backbone on a CPU."""
-    import inspect
-
+    """The path a trainer takes on a CPU: ``--path fastest`` where the version has it
+    (which also runs the query pass channels-last), else its ``auto``."""
     import torch
 
+    from cxgrad.device import EXECUTION_PATHS
+
     cpu = torch.device("cpu")
-    if "model" in inspect.signature(use_batched_path).parameters:
-        return use_batched_path("auto", cpu, learner.model)
+    if "fastest" in EXECUTION_PATHS:
+        from cxgrad.device import uses_channels_last_query
+
+        learner.channels_last_query = uses_channels_last_query("fastest", cpu)
+        return use_batched_path("fastest", cpu, learner.model)
     return use_batched_path("auto", cpu)
 
 

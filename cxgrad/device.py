@@ -26,8 +26,7 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     return device
 
 
-EXECUTION_PATHS = ("auto", "sequential", "batched")
-
+EXECUTION_PATHS = ("auto", "sequential", "batched", "fastest")
 
 # Largest image side at which the batched path beats the task loop on a CPU, for a backbone
 # that folds tasks into grouped convolutions (Conv4). Measured by benchmarks/cpu_step.py on
@@ -42,23 +41,30 @@ def use_batched_path(path: str, device: torch.device, model: object | None = Non
     The batched path is ``MetaLearner.meta_batch_loss(batched=True)``: grouped convolutions
     on Conv4, ``vmap`` on other backbones.
 
-    ``auto`` picks what the benchmarks (``benchmarks/throughput.py`` on a GPU,
-    ``benchmarks/cpu_step.py`` on a CPU) measured to be faster: the batched path on a GPU,
-    where a Python loop over tasks leaves the device idle; on a CPU, the batched path for a
-    ``model`` that folds tasks and has small images (at most ``CPU_BATCHED_MAX_IMAGE_SIDE``
-    pixels a side: there a step is dominated by per-operation overhead, which folding the
-    tasks divides), and the task loop otherwise (large images, where each task's query pass
-    runs faster channels-last, or ``vmap``, which is slower than the loop on a CPU).
+    ``auto`` is the batched path on a GPU, where a Python loop over tasks leaves the device
+    idle, and the task loop on a CPU: the arithmetic the results of record and the book's
+    numbers were made with. ``fastest`` is what ``benchmarks/cpu_step.py`` measured to be
+    fastest on a CPU (on a GPU it is ``auto``): the batched path for a ``model`` that folds
+    tasks and has small images (at most ``CPU_BATCHED_MAX_IMAGE_SIDE`` pixels a side, where
+    a step is dominated by per-operation overhead, which folding the tasks divides), and
+    otherwise the task loop with its query pass channels-last (``uses_channels_last_query``).
+    Both compute the same function; float32 rounding differs.
     """
     if path not in EXECUTION_PATHS:
         raise ConfigError(f"--path must be one of {', '.join(EXECUTION_PATHS)}, got {path!r}")
-    if path != "auto":
-        return path == "batched"
-    if device.type == "cuda":
+    if device.type == "cuda" and path in ("auto", "fastest"):
         return True
-    side = getattr(model, "image_size", None)
-    folds = bool(getattr(model, "folds_tasks", False))
-    return folds and side is not None and side <= CPU_BATCHED_MAX_IMAGE_SIDE
+    if path == "fastest":
+        side = getattr(model, "image_size", None)
+        folds = bool(getattr(model, "folds_tasks", False))
+        return folds and side is not None and side <= CPU_BATCHED_MAX_IMAGE_SIDE
+    return path == "batched"
+
+
+def uses_channels_last_query(path: str, device: torch.device) -> bool:
+    """Whether the task loop runs each query pass channels-last (``cxgrad.meta.layout``):
+    with ``fastest`` on a CPU, where it measured faster; never on the reference paths."""
+    return path == "fastest" and device.type == "cpu"
 
 
 def params_device(params: Mapping[str, torch.Tensor]) -> torch.device:

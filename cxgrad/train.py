@@ -26,7 +26,7 @@ from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
 from cxgrad.data import FewShotDataset
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.data.registry import get_spec
-from cxgrad.device import use_batched_path
+from cxgrad.device import use_batched_path, uses_channels_last_query
 from cxgrad.errors import TrainingDiverged
 from cxgrad.evaluate import evaluate
 from cxgrad.meta.learner import Params
@@ -73,6 +73,7 @@ class Trainer:
         self.config = config
         self.device = run_device(device)
         self.batched = use_batched_path(path, self.device, config.model_config())
+        self.channels_last_query = uses_channels_last_query(path, self.device)
         if self.device.type == "cpu":
             configure_cpu()  # reuse freed tensor memory (cxgrad.runtime); no number changes
         self.use_cuda_graph = use_cuda_graph(cuda_graph, self.device)
@@ -88,6 +89,7 @@ class Trainer:
         if data_root is not None and dataset is None:
             self.run.write_data_root(data_root)
         self.learner = build_learner(self.config)
+        self.learner.channels_last_query = self.channels_last_query
         params = self.learner.init_params(self.config.seed)
         self.params: Params = {
             k: v.to(self.device).requires_grad_() for k, v in sorted(params.items())
@@ -341,9 +343,9 @@ def train(config: TrainConfig, out: str | Path, **options: Any) -> TrainResult:
     (``resume``, ``data_root``, ``device``, ``progress``, ``dataset``, ``path``,
     ``cuda_graph``).
 
-    ``path`` chooses how a meta-batch is computed (``sequential``, ``batched`` or ``auto``,
-    see ``cxgrad.device.use_batched_path``); it changes speed, not the maths, but float
-    rounding differs between paths, so resume a run with the path it started with.
+    ``path`` chooses how a meta-batch is computed (``sequential``, ``batched``, ``auto`` or
+    ``fastest``, see ``cxgrad.device.use_batched_path``); it changes speed, not the maths,
+    but float rounding differs between paths, so resume a run with the path it started with.
     ``cuda_graph`` (``auto``, ``on``, ``off``) chooses whether the step is replayed as a
     CUDA graph (see ``cxgrad.cuda_graph.use_cuda_graph``).
     """

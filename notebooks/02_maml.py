@@ -438,7 +438,6 @@ plot_training({"MAML": metrics})
 # times tighter than a per-task interval computed from the very same predictions.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 result = evaluate_run(run_dir, tasks=TEST_TASKS, data_root=DATA_ROOT, progress=False)
 print(f"MAML test accuracy over {result.tasks} tasks: {100 * result.accuracy:.2f}%")
 print(f"  95% interval, per task:              +- {100 * result.ci95_tasks:.2f}%")

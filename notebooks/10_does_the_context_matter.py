@@ -202,7 +202,6 @@ print("live runs:", ", ".join(f"{n} ({ITERATIONS} iterations)" for n in runs))
 # context update, once with BatchNorm's $\epsilon = 10^{-5}$ and once with $10^{-30}$.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 cx_learner, cx_params = learners["cxgrad"], trained["cxgrad"]
 parts = []
 for index in range(GRADIENT_TASKS):
@@ -240,7 +239,6 @@ print(
 # moved.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 dependence = context_dependence(cx_learner, cx_params, tasks["test"], CONTEXT_TASKS)
 spread = dependence.relative_spread()
 distance = dependence.distance_from_zero_context()
@@ -283,7 +281,6 @@ plt.show()
 # measures it on training tasks for every trained control.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 step_batch = tasks["train"].batch(10_000, STEP_TASKS)
 steps = {
     name: effective_inner_steps(learners[name], trained[name], step_batch) for name in CONTROLS
@@ -453,7 +450,6 @@ print(
 )
 
 # %%
-# NBVAL_CHECK_OUTPUT
 mixed = context_dependence(build_learner(mixed_config), mixed_params, mixed_tasks, CONTEXT_TASKS)
 per_task = mixed.task_gammas()
 separation = mixed.group_separation(inverted)

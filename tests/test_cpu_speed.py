@@ -15,13 +15,18 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import tiny_learner
+from helpers import tiny_learner, tiny_run_config
 
-from cxgrad.device import CPU_BATCHED_MAX_IMAGE_SIDE, use_batched_path
+from cxgrad.device import (
+    CPU_BATCHED_MAX_IMAGE_SIDE,
+    use_batched_path,
+    uses_channels_last_query,
+)
 from cxgrad.meta.layout import _ContiguousGrad, channels_last_query
 from cxgrad.models import Conv4Config, ResNet12Config
 from cxgrad.models.conv4 import conv4_forward, conv4_forward_tasks, init_conv4
 from cxgrad.runtime import configure_cpu
+from cxgrad.train import Trainer
 
 
 def activation_then_pool(params, x, config: Conv4Config) -> torch.Tensor:
@@ -125,12 +130,13 @@ def one_task(dtype=torch.float32, size: int = 16):
 
 
 @pytest.mark.parametrize("method", ["maml", "cxgrad"])
-def test_channels_last_query_changes_rounding_only(method, monkeypatch):
+def test_channels_last_query_changes_rounding_only(method):
     learner = tiny_learner(method)
+    learner.channels_last_query = True
     params = learner.init_params(0)
     batch = one_task()
     fast = meta_loss_and_grads(learner, params, batch)
-    monkeypatch.setattr("cxgrad.meta.learner.channels_last_query", lambda x, f: (x, f))
+    learner.channels_last_query = False
     plain = meta_loss_and_grads(learner, params, batch)
     torch.testing.assert_close(fast[0], plain[0], rtol=1e-5, atol=1e-6)
     for name, expected in plain[1].items():
@@ -158,16 +164,33 @@ def test_gradients_reach_the_inner_loop_in_the_standard_layout():
 
 
 def test_cpu_path_choice():
-    cpu = torch.device("cpu")
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
     small = Conv4Config(image_size=28)
     large = Conv4Config(image_size=84, in_channels=3, filters=48)
-    assert use_batched_path("auto", cpu, small)
-    assert not use_batched_path("auto", cpu, large)
-    assert not use_batched_path("auto", cpu, ResNet12Config(image_size=28))  # vmap: slower
-    assert not use_batched_path("auto", cpu)  # no backbone given: the task loop
-    assert use_batched_path("auto", cpu, Conv4Config(image_size=CPU_BATCHED_MAX_IMAGE_SIDE))
+    # auto keeps the arithmetic of record on a CPU: the task loop, NCHW.
+    assert not use_batched_path("auto", cpu, small)
+    assert not uses_channels_last_query("auto", cpu)
+    # fastest: batched for small images on a backbone that folds tasks, else the loop with
+    # a channels-last query pass.
+    assert use_batched_path("fastest", cpu, small)
+    assert use_batched_path("fastest", cpu, Conv4Config(image_size=CPU_BATCHED_MAX_IMAGE_SIDE))
+    assert not use_batched_path("fastest", cpu, large)
+    assert not use_batched_path("fastest", cpu, ResNet12Config(image_size=28))  # vmap: slower
+    assert not use_batched_path("fastest", cpu)  # no backbone given: the task loop
+    assert uses_channels_last_query("fastest", cpu)
+    assert use_batched_path("fastest", cuda) and not uses_channels_last_query("fastest", cuda)
     assert not use_batched_path("sequential", cpu, small)
     assert use_batched_path("batched", cpu, large)
+
+
+def test_fastest_path_trains_the_same_function(tmp_path):
+    """One iteration of a tiny run on each CPU path: the same loss up to float32 rounding."""
+    losses = {}
+    for path in ("auto", "fastest"):
+        trainer = Trainer(tiny_run_config(), tmp_path / path, progress=False, path=path)
+        assert trainer.learner.channels_last_query == (path == "fastest")
+        losses[path] = trainer.step()[0]
+    assert losses["auto"] == pytest.approx(losses["fastest"], rel=1e-5)
 
 
 def test_configure_cpu_is_idempotent():

@@ -93,6 +93,9 @@ class MetaLearner:
     def __init__(self, model: Backbone, meta: MetaConfig) -> None:
         self.model = model
         self.meta = meta
+        # Run each task's query pass channels-last on a CPU (cxgrad.meta.layout): faster at
+        # 84x84, the same function, other float32 rounding. Set by ``--path fastest``.
+        self.channels_last_query = False
         # The weights IGS rescales (every conv of Conv4; ResNet-12's block convs, not the
         # skip convs), and the weights the inner loop adapts besides the head.
         self.scaled_names = model.scaled_names()
@@ -298,7 +301,8 @@ class MetaLearner:
         steps = self.meta.inner_steps_train if training else self.meta.inner_steps_eval
         first_order = self.meta.first_order or not training
         fast = self.adapt(params, x_support, y_support, steps, first_order, trace)
-        x_query, fast = channels_last_query(x_query, fast)  # CPU speed; see meta.layout
+        if self.channels_last_query:  # CPU speed, float32 rounding only: see meta.layout
+            x_query, fast = channels_last_query(x_query, fast)
         return cross_entropy_and_accuracy(self.forward(fast, x_query), y_query)
 
     def predict(
