@@ -10,7 +10,8 @@ BatchNorm eps 1e-3, 1e-2 and 1e-1, and the head gain (--context-gain head).
     python benchmarks/eps_argument.py                  # everything (ResNet-12: minutes)
     python benchmarks/eps_argument.py --geometries conv4-48 --steps 5 --tasks 4
 
-Writes benchmarks/results/eps-argument.json (every number) and prints a table.
+Writes benchmarks/results/eps-argument.json (every number) and prints a table
+(benchmarks/results/eps-argument.txt is the table of that run).
 """
 
 from __future__ import annotations
