@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,12 @@ class TrainConfig(MetaConfig):
     activation: str = network_option(
         "leaky_relu", "leaky_relu (authors' code) or relu (paper text)", choices=ACTIVATIONS
     )
+    bn_eps: float = network_option(
+        1e-5,
+        "BatchNorm's eps, added to each batch variance. Eq. 4's scale invariance holds only "
+        "up to eps: with eps near gamma^2 times the variance of a scaled conv's output "
+        "(records: 1e-3, 1e-2) the support loss sees CxGrad's gamma, so the context moves",
+    )
     # task distribution: "mixed" inverts the images of a seeded half of all tasks
     polarity: str = option(
         "normal",
@@ -113,6 +120,11 @@ class TrainConfig(MetaConfig):
             raise ConfigError(
                 f"--context-lr must be >= 0 (0 freezes CxGrad's context), got {self.context_lr}"
             )
+        if not (self.bn_eps > 0 and math.isfinite(self.bn_eps)):
+            raise ConfigError(
+                f"--bn-eps must be a finite number > 0, got {self.bn_eps} (BatchNorm divides "
+                "by sqrt(variance + eps); for a negligible eps give 1e-30, not 0)"
+            )
         if self.polarity not in POLARITIES:
             raise ConfigError(
                 f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}"
@@ -147,6 +159,7 @@ class TrainConfig(MetaConfig):
             in_channels=get_spec(self.dataset).channels,
             image_size=self.image_size,
             activation=self.activation,
+            bn_eps=self.bn_eps,
         )
         if self.backbone == "resnet12":
             return ResNet12Config(channels=self.filters, **common)

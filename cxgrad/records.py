@@ -77,6 +77,46 @@ SWEEP: dict[str, tuple[str, dict[str, Any]]] = {
         {"method": "cxgrad", "context_lr": 0.0, "polarity": "mixed"},
     ),
 }
+# Controls in which the inner loop can move the context (chapter 10 shows that in the paper's
+# CxGrad its gradient exists only through BatchNorm's eps). Each variant comes with its frozen
+# twin (beta = 0: the same network, one context for every task), so that a comparison isolates
+# the context from what the variant does to the network, and each runs on the normal and the
+# mixed-polarity task distribution, where a context has something to detect.
+# key -> (what it is, what changes from CxGrad)
+CONTEXT_JOBS: dict[str, tuple[str, dict[str, Any]]] = {
+    # Near eps = gamma^2 * var(w_hat * x), the batch variances of the scaled convs, BatchNorm
+    # stops hiding the scale of its input: the loss sees gamma, by eps but no longer a trace.
+    "eps0.001": ("BatchNorm eps 1e-3", {"bn_eps": 1e-3}),
+    "eps0.01": ("BatchNorm eps 1e-2", {"bn_eps": 1e-2}),
+    # A gain on the features entering the head, which no BatchNorm follows.
+    "head": ("a head gain from the context (--context-gain head)", {"context_gain": "head"}),
+}
+
+
+def _context_job_configurations() -> dict[str, tuple[str, dict[str, Any]]]:
+    configurations = {}
+    for key, (what, changes) in CONTEXT_JOBS.items():
+        for frozen in (False, True):
+            for mixed in (False, True):
+                name = f"cxgrad-{key}" + "-frozen" * frozen + "-mixed" * mixed
+                description = f"CxGrad with {what}"
+                if frozen:
+                    description += ", context frozen (beta = 0)"
+                if mixed:
+                    description += ", on tasks of which a seeded half have inverted images"
+                configurations[name] = (
+                    description,
+                    {
+                        "method": "cxgrad",
+                        **changes,
+                        **({"context_lr": 0.0} if frozen else {}),
+                        **({"polarity": "mixed"} if mixed else {}),
+                    },
+                )
+    return configurations
+
+
+SWEEP.update(_context_job_configurations())
 CONFIGURATIONS = {**COMPARISON, **SWEEP}
 # The paired comparisons chapter 10 and the README report: (a, b) means a minus b.
 PAIRS = [

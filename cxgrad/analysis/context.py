@@ -9,7 +9,9 @@ Three questions, each a function:
   loss does not depend on the norm of a conv weight that feeds a BatchNorm, so
   ``dL/dgamma_l`` (and with it ``grad_nu L``) is zero up to BatchNorm's epsilon. The
   function computes both gradients with the model's epsilon and with a negligible one
-  (1e-30), in float64, and the share of the gradient that exists only because of epsilon.
+  (1e-30), in float64, and the share of the gradient that exists only because of epsilon,
+  for the whole of ``grad_nu L`` and for each factor the context makes (with
+  ``context_gain="head"`` also the head gain, which no BatchNorm hides).
 * ``effective_inner_steps``: the size of each inner update relative to the weight it
   updates, ``||lr * grad|| / ||w||``, per layer: the learning rate that matters under
   BatchNorm, comparable across MAML, LSLR, IGS and CxGrad.
@@ -22,14 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch.func import grad
+from torch.func import grad, vjp
 
 from cxgrad.analysis.gradients import layer_groups, task_traces
 from cxgrad.data.episodes import EpisodeSampler
 from cxgrad.device import params_device
 from cxgrad.errors import ConfigError
-from cxgrad.meta.context import gphi, implicit_gradient_scaling
+from cxgrad.meta.context import gphi
 from cxgrad.meta.learner import InnerTrace, MetaLearner, Params
 
 NO_EPS = 1e-30  # BatchNorm's epsilon made negligible (0 could divide by zero)
@@ -119,43 +120,52 @@ def context_dependence(
 
 def context_gradient(
     learner: MetaLearner, params: Params, x_support: torch.Tensor, y_support: torch.Tensor
-) -> dict[str, np.ndarray | float]:
+) -> dict[str, np.ndarray | float | list[str]]:
     """The gradients that move CxGrad's context at its first update (nu = 0), in float64.
 
     Returns ``grad_gamma`` and ``grad_gamma_no_eps`` (``dL/dgamma_l`` per layer),
     ``grad_nu_norm`` and ``grad_nu_norm_no_eps`` (``||grad_nu L||``), and ``eps_share``,
     ``||grad_nu - grad_nu_no_eps|| / ||grad_nu||``: the part of the context's gradient that
     exists only because of BatchNorm's epsilon (1 means all of it).
+
+    Per factor of ``learner.context_factors`` (named by ``factors``: the gammas, then the
+    head gain with ``context_gain="head"``): ``grad_factor`` and ``grad_factor_no_eps``
+    (``dL/dfactor``), ``factor_eps_share`` (``|g - g_no_eps| / |g|``) and
+    ``factor_move``, how far the first context step ``nu = -beta grad_nu L`` moves each
+    factor, ``|f(nu) - f(0)| / f(0)``, with the model's eps.
     """
     _require_context(learner)
     if not hasattr(learner.model, "bn_eps"):
         raise ConfigError(f"{type(learner.model).__name__} has no bn_eps to switch off")
     params = {k: v.detach().cpu().double() for k, v in params.items()}
     x, y = x_support.detach().cpu().double(), y_support.detach().cpu()
-    names = learner.scaled_names
-    weights = {n: params[n] for n in names}
+    exact = MetaLearner(dataclasses.replace(learner.model, bn_eps=NO_EPS), learner.meta)
     zero = torch.zeros(learner.meta.context_dim, dtype=torch.float64)
-    exact = dataclasses.replace(learner.model, bn_eps=NO_EPS)
+    factors0, pullback = vjp(lambda nu: learner.context_factors(params, nu), zero)
 
-    def loss_of_gamma(gammas: torch.Tensor, model) -> torch.Tensor:
-        scaled = implicit_gradient_scaling(weights, names, gammas)
-        return F.cross_entropy(model.forward({**params, **scaled}, x), y)
+    def grad_factors(model: MetaLearner) -> torch.Tensor:
+        return grad(lambda f: model.support_loss_of_factors(params, f, x, y))(factors0)
 
-    def loss_of_nu(nu: torch.Tensor, model) -> torch.Tensor:
-        return loss_of_gamma(gphi(params, nu), model)
-
-    gamma0 = gphi(params, zero)
-    g_gamma = grad(loss_of_gamma)(gamma0, learner.model)
-    g_gamma_exact = grad(loss_of_gamma)(gamma0, exact)
-    g_nu = grad(loss_of_nu)(zero, learner.model)
-    g_nu_exact = grad(loss_of_nu)(zero, exact)
+    # grad_nu L = J^T dL/dfactors (the chain rule; the context reaches L only through them)
+    g_factors, g_factors_exact = grad_factors(learner), grad_factors(exact)
+    (g_nu,) = pullback(g_factors)
+    (g_nu_exact,) = pullback(g_factors_exact)
     norm = float(g_nu.norm())
+    moved = learner.context_factors(params, zero - learner.meta.context_lr * g_nu)
+    layers = len(learner.scaled_names)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor_share = np.abs((g_factors - g_factors_exact).numpy()) / np.abs(g_factors.numpy())
     return {
-        "grad_gamma": g_gamma.numpy(),
-        "grad_gamma_no_eps": g_gamma_exact.numpy(),
+        "grad_gamma": g_factors[:layers].numpy(),
+        "grad_gamma_no_eps": g_factors_exact[:layers].numpy(),
         "grad_nu_norm": norm,
         "grad_nu_norm_no_eps": float(g_nu_exact.norm()),
         "eps_share": float((g_nu - g_nu_exact).norm()) / norm if norm > 0 else float("nan"),
+        "factors": learner.factor_names(),
+        "grad_factor": g_factors.numpy(),
+        "grad_factor_no_eps": g_factors_exact.numpy(),
+        "factor_eps_share": factor_share,
+        "factor_move": ((moved - factors0).abs() / factors0).numpy(),
     }
 
 

@@ -17,6 +17,7 @@ import torch
 from torch.func import grad
 
 from cxgrad.device import to_params_device
+from cxgrad.errors import ConfigError
 from cxgrad.meta.learner import InnerTrace, MetaLearner, Params
 
 LEARNING_RATE_MULTIPLIERS = tuple(0.5 * j for j in range(1, 9))  # the set A / alpha
@@ -39,6 +40,13 @@ def landscape_measures(
     learning rate), ``loss_variation`` (max - min of the per-step probe losses, averaged
     over steps: Figure 5a's spread) and ``beta_smoothness`` (Eq. 12).
     """
+    if learner.meta.context_gain != "none":
+        # The probes evaluate learner.support_loss at the points, which has no context.
+        raise ConfigError(
+            f"the landscape measures probe the support loss without a context; "
+            f"context_gain {learner.meta.context_gain!r} makes the loss depend on it: "
+            "measure a run with --context-gain none"
+        )
     params = {k: v.detach() for k, v in params.items()}
     x_support, y_support = to_params_device(params, x_support, y_support)
     trace = InnerTrace(keep_points=True)

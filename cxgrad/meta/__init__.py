@@ -1,10 +1,11 @@
 """Meta-learners: MAML, ANIL, BOIL and CxGrad."""
 
-from cxgrad.meta.config import CONTEXT_SCHEMES, METHODS, MetaConfig
-from cxgrad.meta.context import gphi, implicit_gradient_scaling, init_gphi
+from cxgrad.meta.config import CONTEXT_GAINS, CONTEXT_SCHEMES, METHODS, MetaConfig
+from cxgrad.meta.context import gphi, head_gain, implicit_gradient_scaling, init_gphi
 from cxgrad.meta.learner import InnerTrace, MetaLearner, cross_entropy_and_accuracy
 
 __all__ = [
+    "CONTEXT_GAINS",
     "CONTEXT_SCHEMES",
     "METHODS",
     "InnerTrace",
@@ -12,6 +13,7 @@ __all__ = [
     "MetaLearner",
     "cross_entropy_and_accuracy",
     "gphi",
+    "head_gain",
     "implicit_gradient_scaling",
     "init_gphi",
 ]

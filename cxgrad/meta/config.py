@@ -12,6 +12,9 @@ METHODS = ("maml", "anil", "boil", "cxgrad", "igs")
 # their steps through the weight norm instead.
 LSLR_METHODS = ("maml", "anil", "boil")
 CONTEXT_SCHEMES = ("task-wise", "step-wise")
+# Where CxGrad's context acts besides IGS: nowhere (the paper), or also as a gain on the
+# features entering the head, which no BatchNorm hides from the support loss.
+CONTEXT_GAINS = ("none", "head")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,16 @@ class MetaConfig:
       before each inner step), no g_phi and no context: the normalization alone.
     * ``learned_inner_lr``: MAML++'s LSLR, one meta-learned inner step size per adapted
       tensor and inner step, initialized at ``inner_lr`` (MAML, ANIL and BOIL).
+    * ``context_gain="head"`` (CxGrad): g_phi also makes a gain tau that multiplies the
+      features entering the head. Every gamma of IGS scales a conv weight that feeds a
+      BatchNorm, so the support loss sees it only through BatchNorm's eps (Eq. 4) and the
+      context barely moves. A gain after the last block is not normalized away, so
+      ``grad_nu L`` gets a real component and the inner loop can move nu, and with it
+      every gamma. (A gain on an earlier block's output would not do: LeakyReLU, max-pool
+      and the next conv are positively homogeneous, so the next BatchNorm cancels it up
+      to eps; a gain on the normalized values before BatchNorm's shift beta is cancelled
+      the same way while beta is 0, as at initialization.) The query loss uses the
+      context after the last inner step.
     """
 
     method: str = network_option(
@@ -57,6 +70,13 @@ class MetaConfig:
         "CxGrad context updates: task-wise (paper) or step-wise (Table 3)",
         choices=CONTEXT_SCHEMES,
     )
+    context_gain: str = network_option(
+        "none",
+        "CxGrad: none (paper: gamma only rescales conv weights, which BatchNorm hides from "
+        "the loss up to its eps) or head (g_phi also makes a gain on the features entering "
+        "the head, which the support loss sees, so the inner loop can move the context)",
+        choices=CONTEXT_GAINS,
+    )
     learned_inner_lr: bool = network_option(
         False,
         "meta-learn one inner step size per adapted tensor and inner step, starting at "
@@ -70,6 +90,17 @@ class MetaConfig:
             raise ConfigError(
                 f"unknown context scheme {self.context_scheme!r}; choose one of "
                 f"{', '.join(CONTEXT_SCHEMES)}"
+            )
+        if self.context_gain not in CONTEXT_GAINS:
+            raise ConfigError(
+                f"unknown context gain {self.context_gain!r}; choose one of "
+                f"{', '.join(CONTEXT_GAINS)}"
+            )
+        if self.context_gain != "none" and self.method != "cxgrad":
+            raise ConfigError(
+                f"--context-gain {self.context_gain} is CxGrad's (g_phi makes the gain from "
+                f"the context); method {self.method!r} has no context: use --method cxgrad "
+                "or drop --context-gain"
             )
         check_minimums(self, ConfigError)
         if self.learned_inner_lr and self.method not in LSLR_METHODS:

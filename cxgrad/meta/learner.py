@@ -21,7 +21,8 @@ Which tensors adapt in the inner loop:
 maml        conv weights and head (BatchNorm gamma/beta are meta-learned only)
 anil        head only
 boil        conv weights only (the head is frozen inside, learned outside)
-cxgrad      conv weights (through IGS) and head, plus the context vector nu
+cxgrad      conv weights (through IGS) and head, plus the context vector nu (with
+            ``context_gain="head"`` nu also sets a gain on the head's input)
 igs         conv weights (through IGS with gamma = 1) and head: a control
 ==========  ============================================================
 
@@ -40,7 +41,14 @@ from torch.func import grad, vjp, vmap
 from cxgrad.device import to_params_device
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
-from cxgrad.meta.context import gphi, implicit_gradient_scaling, init_gphi
+from cxgrad.meta.context import (
+    gphi,
+    head_gain,
+    implicit_gradient_scaling,
+    init_gphi,
+    init_head_gain,
+    with_head_gain,
+)
 from cxgrad.meta.layout import channels_last_query
 from cxgrad.models.backbone import HEAD_NAMES, Backbone
 
@@ -61,7 +69,8 @@ class InnerTrace:
     With ``keep_points``,
     ``points[s]`` holds the adapted tensors at which step s took its gradient (for CxGrad,
     after IGS) and ``gradients[s]`` that gradient, detached: the loss-landscape analysis
-    (appendix C) probes the landscape around these points.
+    (appendix C) probes the landscape around these points. ``head_gains[s]`` is the head
+    gain tau used at step s (CxGrad with ``context_gain="head"`` only).
     """
 
     keep_points: bool = False
@@ -73,6 +82,7 @@ class InnerTrace:
     context_updates: int = 0
     points: list[dict[str, torch.Tensor]] = field(default_factory=list)
     gradients: list[dict[str, torch.Tensor]] = field(default_factory=list)
+    head_gains: list[float] = field(default_factory=list)
 
 
 def cross_entropy_and_accuracy(
@@ -122,6 +132,10 @@ class MetaLearner:
                     generator,
                 )
             )
+            if self.meta.context_gain == "head":
+                # Drawn after the paper's tensors: theta and g_phi are those of plain CxGrad
+                # with the same seed, so the two compare pairwise.
+                params.update(init_head_gain(self.meta.context_hidden, generator))
         if self.meta.learned_inner_lr:
             # After everything drawn from the generator, so the rest of the init is MAML's.
             steps = self.meta.inner_steps_train
@@ -157,6 +171,33 @@ class MetaLearner:
         sum of their mean losses, so its gradient is each task's own gradient."""
         loss, _ = cross_entropy_and_accuracy(self.forward({**frozen, **adapted}, x), y)
         return loss.sum(), loss.detach()
+
+    # ----------------------------------------------------------------- the context
+    def context_factors(self, params: Params, nu: torch.Tensor) -> torch.Tensor:
+        """Every factor CxGrad makes from the context nu: the IGS factors gamma, one per
+        ``scaled_names`` layer, then the head gain tau with ``context_gain="head"``:
+        ``[..., L]`` or ``[..., L + 1]``."""
+        gammas = gphi(params, nu)
+        if self.meta.context_gain != "head":
+            return gammas
+        return torch.cat([gammas, head_gain(params, nu).unsqueeze(-1)], dim=-1)
+
+    def factor_names(self) -> list[str]:
+        """What each entry of ``context_factors`` scales."""
+        return self.scaled_names + (["head gain"] if self.meta.context_gain == "head" else [])
+
+    def support_loss_of_factors(
+        self, params: Params, factors: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+    ) -> torch.Tensor:
+        """The support loss of one task as a function of the context's factors alone:
+        ``params``' conv weights rescaled by IGS with the gammas, the head by the gain.
+        The context reaches the support loss only through this function."""
+        scaled_count = len(self.scaled_names)
+        weights = implicit_gradient_scaling(params, self.scaled_names, factors[..., :scaled_count])
+        weights = {**params, **weights}
+        if self.meta.context_gain == "head":
+            weights = with_head_gain(weights, factors[..., scaled_count])
+        return self.support_loss(weights, {}, x, y)[0]
 
     # ----------------------------------------------------------------- inner loop
     def adapt(
@@ -214,22 +255,40 @@ class MetaLearner:
         trace: InnerTrace | None,
         initial_context: torch.Tensor | None = None,
     ) -> Params:
-        """Algorithm 1, lines 5-15, for one task (or B tasks at once, see ``adapt``)."""
+        """Algorithm 1, lines 5-15, for one task (or B tasks at once, see ``adapt``).
+
+        With ``context_gain="head"`` every support pass multiplies the head's input by
+        tau = head_gain(nu), and the returned head weight is tau W with the context after
+        the last step (``W (tau f) = (tau W) f``), so that ``forward`` on the result is the
+        adapted model."""
         meta = self.meta
         to_scale = self.scaled_names
+        gain = meta.context_gain == "head"
         fast = self._fast_weights(params, x)
         frozen = {k: v for k, v in params.items() if k not in fast}
 
         def scale(nu: torch.Tensor, weights: Params) -> Params:
             return implicit_gradient_scaling(weights, to_scale, gphi(frozen, nu))
 
+        def gained(nu: torch.Tensor, weights: Params) -> Params:
+            return with_head_gain(weights, head_gain(frozen, nu)) if gain else weights
+
+        def gained_loss(weights: Params, nu: torch.Tensor):
+            return self.support_loss(gained(nu, weights), frozen, x, y)
+
         def context_grad(weights: Params, nu: torch.Tensor):
-            """Gradient of the support loss w.r.t. nu through IGS, and the scaled weights."""
+            """Gradient of the support loss w.r.t. nu through IGS (and the head gain), and
+            the scaled weights."""
             scaled, pullback = vjp(lambda n: scale(n, weights), nu)
-            grads, loss = grad(self.support_loss, has_aux=True)(
-                {**unscaled(weights), **scaled}, frozen, x, y
-            )
+            current = {**unscaled(weights), **scaled}
+            if gain:
+                # nu's second path to the loss, beside IGS: the gain on the head's input
+                (grads, g_gain), loss = grad(gained_loss, argnums=(0, 1), has_aux=True)(current, nu)
+            else:
+                grads, loss = grad(self.support_loss, has_aux=True)(current, frozen, x, y)
             (g_nu,) = pullback({k: grads[k] for k in to_scale})
+            if gain:
+                g_nu = g_nu + g_gain
             return scaled, grads, g_nu, loss
 
         def unscaled(weights: Params) -> Params:
@@ -270,11 +329,13 @@ class MetaLearner:
                 _record(trace, grads, loss, point, dict.fromkeys(point, meta.inner_lr))
                 trace.gammas.append(gphi(frozen, nu).detach().tolist())
                 trace.contexts.append(nu.detach().tolist())
+                if gain:
+                    trace.head_gains.append(float(head_gain(frozen, nu).detach()))
                 trace.context_updates += 1
             current = {**unscaled(fast), **scaled}
             fast = {k: current[k] - meta.inner_lr * grads[k] for k in current}  # line 14
             nu = nu - meta.context_lr * g_nu
-        return {**frozen, **fast}
+        return {**frozen, **gained(nu, fast)}
 
     def _fast_weights(self, params: Params, x_support: torch.Tensor) -> Params:
         """The tensors the inner loop adapts, one copy per task when x holds B tasks."""
