@@ -351,6 +351,13 @@ def load_records(results: Path = RESULTS_DIR) -> dict[str, dict[int, dict[str, A
     return records
 
 
+# The equivalence margin, fixed before the runs that test it: two configurations whose
+# accuracies differ by less than one point (0.01) over seeds are "equivalent" for the
+# book's purposes. Two one-sided t tests (TOST) at level 0.05 decide it.
+EQUIVALENCE_MARGIN = 0.01
+EQUIVALENCE_ALPHA = 0.05
+
+
 @dataclass
 class Comparison:
     """``a`` minus ``b`` in test accuracy (fractions), on the same test tasks.
@@ -377,6 +384,42 @@ class Comparison:
         if not self.resolved:
             return "not resolved at this size"
         return f"{self.a} better" if self.difference > 0 else f"{self.b} better"
+
+    @property
+    def equivalence_p(self) -> float:
+        """p-value of the two one-sided t tests (TOST) over the per-seed differences against
+        the margin ``EQUIVALENCE_MARGIN``: the larger of the p-values of "difference <=
+        -margin" and "difference >= +margin". Below ``EQUIVALENCE_ALPHA`` the difference
+        lies within the margin (equivalently, the 90% t interval lies inside it)."""
+        n = len(self.per_seed)
+        if n < 2:
+            return float("nan")
+        sd = math.sqrt(sum((d - self.difference) ** 2 for d in self.per_seed) / (n - 1))
+        if sd == 0:  # every seed gave the same difference: the test is decided by it alone
+            return 0.0 if abs(self.difference) < EQUIVALENCE_MARGIN else 1.0
+        from scipy.stats import t
+
+        se = sd / math.sqrt(n)
+        above_lower = t.sf((self.difference + EQUIVALENCE_MARGIN) / se, n - 1)
+        below_upper = t.cdf((self.difference - EQUIVALENCE_MARGIN) / se, n - 1)
+        return float(max(above_lower, below_upper))
+
+    @property
+    def equivalent(self) -> bool:
+        return self.equivalence_p < EQUIVALENCE_ALPHA
+
+    def equivalence_verdict(self) -> str:
+        """ "different" (the 95% interval excludes 0), "equivalent within +-1 point" (TOST),
+        both (a real difference smaller than the margin), or "inconclusive": neither test
+        decides, and more seeds are needed; never "equal"."""
+        margin = f"+-{100 * EQUIVALENCE_MARGIN:g} point"
+        if self.resolved and self.equivalent:
+            return f"different, but within {margin}"
+        if self.resolved:
+            return "different"
+        if self.equivalent:
+            return f"equivalent within {margin}"
+        return "inconclusive"
 
     def __str__(self) -> str:
         return (
@@ -481,16 +524,19 @@ def markdown_comparisons(
     records: dict[str, dict[int, dict[str, Any]]], pairs: list[tuple[str, str]] = PAIRS
 ) -> str:
     """The paired comparisons whose configurations both have records, as a table."""
+    margin = f"{100 * EQUIVALENCE_MARGIN:g}"
     lines = [
-        "| comparison | difference | 95% CI over seeds | paired CI over tasks | verdict |",
-        "| --- | --- | --- | --- | --- |",
+        "| comparison | seeds | difference | 95% CI over seeds | paired CI over tasks | "
+        f"difference test | TOST p (margin +-{margin} point) | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for a, b in pairs:
         if a in records and b in records:
             c = compare(records, a, b)
             lines.append(
-                f"| `{a}` - `{b}` | {100 * c.difference:+.2f} points | "
-                f"+-{100 * c.ci95_seeds:.2f} | +-{100 * c.ci95_tasks:.2f} | {c.verdict()} |"
+                f"| `{a}` - `{b}` | {len(c.seeds)} | {100 * c.difference:+.2f} points | "
+                f"+-{100 * c.ci95_seeds:.2f} | +-{100 * c.ci95_tasks:.2f} | {c.verdict()} | "
+                f"{c.equivalence_p:.3f} | {c.equivalence_verdict()} |"
             )
     return "\n".join(lines)
 

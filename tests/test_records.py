@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from scipy.stats import t as t_dist
 
 from cxgrad.config import TrainConfig
 from cxgrad.errors import ConfigError
@@ -13,11 +14,14 @@ from cxgrad.records import (
     COMPARISON,
     DRIFT_ITERATIONS,
     DRIFT_LATER_RTOL,
+    EQUIVALENCE_MARGIN,
     RESULTS_DIR,
+    Comparison,
     compare,
     drift,
     hardware_note,
     load_records,
+    markdown_comparisons,
     markdown_table,
     mean_and_ci95,
     record_config,
@@ -127,6 +131,58 @@ def test_paired_comparison_over_seeds_and_tasks():
     assert result.ci95_tasks == pytest.approx(1.96 * sd_pooled / math.sqrt(6))
     assert result.resolved and result.verdict() == "cxgrad better"
     assert "not resolved" in compare(records, "cxgrad", "cxgrad").verdict()
+
+
+def _comparison(per_seed: list[float]) -> Comparison:
+    mean = sum(per_seed) / len(per_seed)
+    seeds = list(range(len(per_seed)))
+    return Comparison("a", "b", mean, mean_and_ci95(per_seed)[1], 0.0, seeds, per_seed)
+
+
+def test_equivalence_is_two_one_sided_t_tests_against_one_point():
+    """TOST at level 0.05 with the margin of 1 point: the p-value is the larger one-sided
+    p-value, and equivalence is exactly "the 90% t interval lies inside +-1 point"."""
+    assert EQUIVALENCE_MARGIN == 0.01
+    per_seed = [0.002, -0.001, 0.003, 0.0, 0.001, -0.002, 0.002, 0.001, 0.0, 0.001]
+    c = _comparison(per_seed)
+    n, mean = len(per_seed), c.difference
+    sd = math.sqrt(sum((d - mean) ** 2 for d in per_seed) / (n - 1))
+    se = sd / math.sqrt(n)
+    expected = max(t_dist.sf((mean + 0.01) / se, n - 1), t_dist.cdf((mean - 0.01) / se, n - 1))
+    assert c.equivalence_p == pytest.approx(expected)
+    half90 = t_dist.ppf(0.95, n - 1) * se
+    assert c.equivalent == (mean - half90 > -0.01 and mean + half90 < 0.01)
+    assert c.equivalent and c.equivalence_verdict() == "equivalent within +-1 point"
+
+
+@pytest.mark.parametrize(
+    ("per_seed", "verdict"),
+    [
+        # A large difference, tightly measured.
+        ([0.10, 0.11, 0.12, 0.10, 0.11], "different"),
+        # A real difference smaller than the margin.
+        ([0.004, 0.005, 0.004, 0.005, 0.004, 0.005], "different, but within +-1 point"),
+        # Small mean, but seeds too spread to decide either way: never "equal".
+        ([0.05, -0.06, 0.04, -0.03], "inconclusive"),
+        # Two seeds only: the interval is wide.
+        ([0.002, -0.003], "inconclusive"),
+    ],
+)
+def test_equivalence_verdicts(per_seed, verdict):
+    assert _comparison(per_seed).equivalence_verdict() == verdict
+
+
+def test_the_table_prints_both_tests():
+    records = _records(
+        {
+            "cxgrad": {0: [1.0, 0.8], 1: [0.9, 0.9], 2: [0.7, 0.9]},
+            "maml": {0: [0.8, 0.6], 1: [0.8, 0.7], 2: [0.6, 0.6]},
+        }
+    )
+    table = markdown_comparisons(records, pairs=[("cxgrad", "maml")])
+    assert "TOST p (margin +-1 point)" in table and "difference test" in table
+    row = table.splitlines()[-1]
+    assert "cxgrad better" in row and row.rstrip(" |").endswith("different")
 
 
 def test_mean_and_t_interval_over_seeds():
