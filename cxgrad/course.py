@@ -4,14 +4,19 @@
 hash of the whole configuration, the device type and the data root, so chapters that need
 the same model share it, a rerun of a chapter is fast, and an interrupted training resumes
 exactly where it stopped (a run cached on the CPU never resumes on a GPU, whose rounding
-differs, nor on another copy of the data).
+differs, nor on another copy of the data). Chapters executed at the same time (the book
+build runs two at once) may ask for the same run: a lock file beside the run directory lets
+the first train it while the others wait and then load it.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cxgrad.config import TrainConfig
@@ -20,6 +25,11 @@ from cxgrad.data.paths import resolve_data_root
 from cxgrad.device import resolve_device
 from cxgrad.run_dir import RunDir
 from cxgrad.train import train
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; there, run one chapter at a time
+    fcntl = None
 
 RUNS_ENV = "CXGRAD_RUNS"
 
@@ -81,22 +91,63 @@ def trained_run(
     configuration on another device type or data root is another run. ``data_root`` is
     resolved as everywhere (argument, ``$CXGRAD_DATA_ROOT``, the default folder), also when
     a loaded ``dataset`` is passed.
+
+    Processes that ask for the same entry at the same time train it once: the check and the
+    training hold an exclusive lock on ``<name>-<key>.lock`` beside the entry, so a second
+    process waits for the first and then finds the run finished (or resumes it, if the
+    first died while training).
     """
     torch_device = resolve_device(device)
     key = config_key(config, torch_device.type, str(resolve_data_root(data_root)))
     out = (root or runs_root()) / f"{name}-{key}"
     run = RunDir(out)
-    if not (run.last_path.exists() and _finished(run, config)):
-        train(
-            config,
-            out,
-            resume=run.has_run(),
-            data_root=data_root,
-            dataset=dataset,
-            progress=progress,
-            device=str(torch_device),
-        )
+    with _exclusive(out.with_name(out.name + ".lock"), progress):
+        if not (run.last_path.exists() and _finished(run, config)):
+            train(
+                config,
+                out,
+                resume=run.has_run(),
+                data_root=data_root,
+                dataset=dataset,
+                progress=progress,
+                device=str(torch_device),
+            )
     return out
+
+
+# flock's answers on a file system that has no locks (some network and FUSE mounts, such as
+# Google Drive in Colab): there the cache works as it did without the lock.
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+
+
+@contextmanager
+def _exclusive(path: Path, progress: bool) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block.
+
+    The kernel drops the lock when its holder exits, even on a crash, so a stale lock file
+    blocks nobody. Where ``fcntl`` is missing, or the file system refuses locks, nothing is
+    locked.
+    """
+    if fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress:
+                print(f"waiting for another process to finish training {path.stem}", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as error:
+            if error.errno not in _NO_LOCKS:
+                raise
+            yield
+            return
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _finished(run: RunDir, config: TrainConfig) -> bool:
