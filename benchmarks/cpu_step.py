@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -131,17 +130,9 @@ def run_child(root: Path, method: str, shape: str, args: argparse.Namespace) -> 
     return measured
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> int:
+    from cxgrad.records import cpu_name  # this checkout's, in the parent process
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default="v0.2.0", help="git tag or commit to compare with")
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
@@ -171,7 +162,7 @@ def main() -> int:
             subprocess.run(remove, check=False, capture_output=True)
     first = rows[0]
     print(
-        f"CPU: {cpu_model()}, {args.threads} thread(s); torch {first['torch']}; "
+        f"CPU: {cpu_name()}, {args.threads} thread(s); torch {first['torch']}; "
         f"{args.iterations} timed step(s) after {args.warmup} warm-up per process, median of "
         f"{args.repeats} interleaved processes per version; second order, 5 inner steps"
     )
@@ -181,6 +172,8 @@ def main() -> int:
 
 
 def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
+    from cxgrad.records import cpu_name
+
     header = (
         f"{'shape':22s} {'method':7s} {args.baseline + ' s/it':>12s} {'now s/it':>9s} "
         f"{'now tasks/s':>11s} {'ratio':>6s}  path now"
@@ -213,7 +206,7 @@ def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
                     "ratio": base / now,
                     "path_now": path,
                     "runs": runs,
-                    "cpu": cpu_model(),
+                    "cpu": cpu_name(),
                     "torch": runs["now"][0]["torch"],
                 }
             )
