@@ -131,8 +131,6 @@ def run_child(root: Path, method: str, shape: str, args: argparse.Namespace) -> 
 
 
 def main() -> int:
-    from cxgrad.records import cpu_name  # this checkout's, in the parent process
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default="v0.2.0", help="git tag or commit to compare with")
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
@@ -150,6 +148,7 @@ def main() -> int:
     if args.child:
         print(json.dumps(child(*args.child, args.iterations, args.warmup, args.threads)))
         return 0
+    from cxgrad.records import cpu_name  # this checkout's (the child may import a release)
 
     with tempfile.TemporaryDirectory(prefix="cxgrad-baseline-") as tmp:
         worktree = Path(tmp) / "baseline"
