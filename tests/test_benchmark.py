@@ -6,6 +6,7 @@ import importlib.util
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,28 @@ def test_gpu_chapters_refuses_unknown_chapters_and_sizes(tmp_path: Path) -> None
     assert result.returncode == 2 and "unknown size 'huge'" in result.stderr
     one = run_chapters_script(tmp_path, DRY_RUN="1", CHAPTERS="04_batchnorm_invariance")
     assert one.stdout.count("04_batchnorm_invariance:") == 2 and one.stdout.count("\n") == 2
+
+
+@pytest.fixture(scope="module")
+def cpu_step():
+    path = REPO / "benchmarks" / "cpu_step.py"
+    spec = importlib.util.spec_from_file_location("cpu_step", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cpu_step_times_this_checkout_on_its_fastest_path(cpu_step) -> None:
+    """The child measurement: one real step, on the path --path fastest takes (batched at
+    28x28), with this checkout's package."""
+    measured = cpu_step.child("maml", "omniglot-28-conv4-32", iterations=1, warmup=0, threads=1)
+    assert measured["seconds_per_iteration"] > 0 and measured["batched"]
+    assert Path(measured["package"]).resolve() == (REPO / "cxgrad").resolve()
+
+
+def test_cpu_step_refuses_bad_counts() -> None:
+    script = REPO / "benchmarks" / "cpu_step.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--repeats", "0"], capture_output=True, text=True, cwd=REPO
+    )
+    assert result.returncode == 2 and "--repeats must be at least 1, got 0" in result.stderr
