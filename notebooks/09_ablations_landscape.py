@@ -426,7 +426,9 @@ plt.show()
 # run, 100 test tasks, one training seed per configuration), the ablations resolve one
 # thing clearly and leave the rest open, and the landscape does not look like the paper's
 # Figure 5. The context scheme (task-wise or step-wise) and $\beta$ (0.01, 0.1 or 1) each
-# move the accuracy by less than 5 points from the default. Differences this small cannot
+# move the accuracy from the default by less than going from one inner step to five does
+# (a few points against about ten; on some machines one of them exceeds 5 points, so no
+# fixed bound is claimed). Differences this small cannot
 # be ranked with one seed per configuration: two seeds of the default configuration differ
 # by a few points themselves (printed above), and each accuracy has a per-task interval of
 # about 2 points. Their order is not even stable: on the runs of the robustness table in
@@ -461,14 +463,14 @@ end = {method: rows[-1] for method, rows in landscape.items()}
 found = Findings(FINDINGS)
 found.claim(
     "The context scheme (task-wise or step-wise) and beta (0.01, 0.1 or 1) each move the "
-    "accuracy by less than 5 points from the default.",
-    all(abs(gap) < 0.05 for gap in [scheme_gap, *beta_gaps]),
+    "accuracy from the default by less than going from one inner step to five does.",
+    all(abs(gap) < step_gain for gap in [scheme_gap, *beta_gaps]),
     numbers={"task-wise - step-wise": 100 * scheme_gap}
     | {
         f"beta 1 - beta {b}": 100 * g
         for b, g in zip([b for b in BETAS if b != 1.0], beta_gaps, strict=True)
     }
-    | {"seed gap": 100 * seed_gap},
+    | {"5 steps - 1 step": 100 * step_gain, "seed gap": 100 * seed_gap},
 )
 found.claim(
     "Even beta = 0.01, which moves the context a hundred times less, is within 5 points of "
