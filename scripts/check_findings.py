@@ -228,6 +228,13 @@ def markdown(results: dict) -> str:
         "held in that run; the last column gives the range of its numbers over the runs.",
         "",
     ]
+    for again in results.get("rechecked", []):  # chapters whose sentences changed later
+        h = again["hardware"]
+        lines[-1:-1] = [
+            f"{', '.join(again['chapters'])} checked again with the same runs on {h['date']} "
+            f"({h['cpu']}, {h['cores']} cores, torch {h['torch']}, commit {h['commit']}) after "
+            f"their sentences changed: {again['why']}",
+        ]
     header = "| sentence | " + " | ".join(runs) + " | numbers over the runs |"
     for stem, sentences in results["chapters"].items():
         lines += [f"**{stem}**", "", header, "|" + " --- |" * (len(runs) + 2)]
