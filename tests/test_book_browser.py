@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import execute_chapters  # noqa: E402
+
 # The built book; CXGRAD_BOOK_HTML tests another build of it (a copy built elsewhere).
 BOOK = Path(os.environ.get("CXGRAD_BOOK_HTML") or REPO / "_build" / "html")
 SHOTS = REPO / "_build" / "browser-screenshots"
@@ -55,20 +57,9 @@ from make_colab_notebooks import read_settings  # noqa: E402
 
 
 def toc_pages() -> list[str]:
-    """Every page of _toc.yml, as its path in the built HTML (``book/intro.html``)."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries: list[dict[str, Any]]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            for key in ("chapters", "sections", "parts"):
-                walk(entry.get(key, []))
-
-    walk(toc.get("parts", []))
-    walk(toc.get("chapters", []))
-    return [f"{file}.html" for file in files]
+    """Every page of _toc.yml, as its path in the built HTML (``book/intro.html``): the
+    book build's own reading of the table of contents."""
+    return [f"{file}.html" for file in execute_chapters.toc_files(REPO)]
 
 
 PAGES = toc_pages()
