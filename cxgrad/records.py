@@ -4,7 +4,8 @@ The chapters train small models live, a few hundred iterations each, which canno
 methods a few points apart. The runs named here are trained once, with several seeds, by
 ``cxgrad sweep run`` (``cxgrad.sweeps``), and each leaves one JSON file under ``results/``: the
 configuration, the commit that trained it, the training curve, and the test accuracy with
-both 95% intervals and every test task's accuracy. All runs are tested on the same seeded
+both 95% intervals and every test task's accuracy; the model it tested is kept beside it
+(``cxgrad.record_models``). All runs are tested on the same seeded
 test tasks, so two configurations can be compared task by task (a paired comparison).
 
 Every configuration is the course's standard Omniglot run (``course.omniglot_config``:
@@ -199,6 +200,7 @@ def run_record(
     import torch
 
     from cxgrad.evaluate_run import evaluate_run
+    from cxgrad.record_models import keep_record_model
     from cxgrad.run_dir import RunDir
     from cxgrad.run_setup import run_device
     from cxgrad.train import train
@@ -237,6 +239,8 @@ def run_record(
         ).to_dict(include_tasks=True)
         for dataset in cross_domain
     }
+    # the checkpoint just tested, kept for what chapter 10 measures on it (record_models)
+    keep_record_model(out, name, seed, results)
     metrics = run.read_metrics()
     steps = [r for r in metrics if "loss" in r]
     record = {

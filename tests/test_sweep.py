@@ -20,8 +20,11 @@ import torch
 from helpers import tiny_run_config
 from slurm_cluster import missing_binaries, one_node_cluster
 
+from cxgrad.checkpoint import load_checkpoint
 from cxgrad.cli import main
 from cxgrad.errors import ConfigError
+from cxgrad.record_models import kept_seeds, load_record_model
+from cxgrad.run_dir import RunDir
 from cxgrad.sweeps import format_status, plan, sweep_status
 from cxgrad.sweeps.executors import Resources, check, minutes, sbatch_parameters
 from cxgrad.sweeps.job import RecordJob, RunOptions
@@ -220,6 +223,15 @@ def test_local_sweep_records_reports_failures_and_skips_finished_runs(tmp_path, 
     record = json.loads((tmp_path / "results" / "tiny-maml-seed0.json").read_text())
     assert record["config"]["method"] == "maml" and len(record["losses"]) == 6
     assert record["test"]["tasks"] == 4 and record["hardware"]["threads"] == 1
+    # the model the record was tested with is kept beside it, and reads back as that run's
+    assert kept_seeds("tiny-maml", tmp_path / "results") == [0]
+    config, params = load_record_model("tiny-maml", 0, tmp_path / "results")
+    tested = RunDir(tmp_path / "runs" / "tiny-maml-seed0")
+    best = load_checkpoint(tested.checkpoints / tested.read_best()[0]["file"])
+    assert config.to_dict() == record["config"]
+    assert all(torch.equal(params[k], best["params"][k]) for k in best["params"])
+    with pytest.raises(ConfigError, match="no kept model of record 'tiny-maml' seed 1.*seeds "):
+        load_record_model("tiny-maml", 1, tmp_path / "results")
     assert main(["sweep", "status", "--runs", str(tmp_path / "runs")]) == 0
     status = capsys.readouterr().out
     assert [line.split() for line in status.splitlines()[1:3]] == [
