@@ -20,7 +20,7 @@ from test_batched import loss_and_grads, task_batch
 from test_cli import SMALL, run_cli
 from test_meta import CONVS, _directional_check
 
-from cxgrad.analysis.context import context_dependence, context_gradient
+from cxgrad.analysis.context import HEAD_GAIN, context_dependence, context_gradient
 from cxgrad.analysis.landscape import landscape_measures
 from cxgrad.checkpoint import load_checkpoint
 from cxgrad.config import TrainConfig, build_config
@@ -272,9 +272,14 @@ def test_context_dependence_reads_the_head_gain_variant():
     glyphs = load_synthetic(num_classes=(6, 6, 6), images_per_class=4, image_size=16)
     learner = gain_learner(inner_steps_eval=2)
     sampler = EpisodeSampler(glyphs.split("test"), 3, 1, 1, seed=0, split_name="test")
-    report = context_dependence(learner, learner.init_params(0), sampler, tasks=3)
-    assert report.gammas.shape == (3, 2, 4)
+    params = learner.init_params(0)
+    report = context_dependence(learner, params, sampler, tasks=3)
+    # the four scaled convs' gammas, then the head gain, as one more factor
+    assert report.gammas.shape == (3, 2, 5) and report.layers[-1] == HEAD_GAIN
     assert (report.context_norms > 0).all()
+    zero = torch.zeros(learner.meta.context_dim)
+    assert report.gamma_at_zero[-1] == pytest.approx(float(head_gain(params, zero)))
+    assert report.relative_spread()[-1] > 0  # the head gain moves from task to task
 
 
 def test_the_landscape_refuses_a_context_it_cannot_see():

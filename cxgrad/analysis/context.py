@@ -30,9 +30,10 @@ from cxgrad.analysis.gradients import layer_groups, task_traces
 from cxgrad.data.episodes import EpisodeSampler
 from cxgrad.device import params_device
 from cxgrad.errors import ConfigError
-from cxgrad.meta.context import gphi
+from cxgrad.meta.context import gphi, head_gain
 from cxgrad.meta.learner import InnerTrace, MetaLearner, Params
 
+HEAD_GAIN = "head gain"  # the name of the head gain among ContextDependence.layers
 NO_EPS = 1e-30  # BatchNorm's epsilon made negligible (0 could divide by zero)
 
 
@@ -47,7 +48,8 @@ def _require_context(learner: MetaLearner) -> None:
 class ContextDependence:
     """Per-task gammas ``[T, steps, L]`` and context norms ``[T, steps]`` of T tasks.
 
-    ``gamma_at_zero`` is ``g_phi(0)`` (``[L]``); ``layers`` names the L scaled layers.
+    ``gamma_at_zero`` is ``g_phi(0)`` (``[L]``); ``layers`` names the L scaled layers, and
+    with ``context_gain="head"`` the last factor is the head gain (``HEAD_GAIN``).
     """
 
     layers: list[str]
@@ -106,12 +108,20 @@ def context_dependence(
             first_order=True,
             trace=trace,
         )
-        gammas.append(trace.gammas)
+        factors = trace.gammas
+        if trace.head_gains:  # the head gain is one more factor of the context
+            factors = [[*g, h] for g, h in zip(trace.gammas, trace.head_gains, strict=True)]
+        gammas.append(factors)
         norms.append([float(np.linalg.norm(nu)) for nu in trace.contexts])
     zero = torch.zeros(learner.meta.context_dim, dtype=next(iter(params.values())).dtype)
-    at_zero = gphi({k: v.cpu() for k, v in params.items()}, zero).numpy()
+    on_cpu = {k: v.cpu() for k, v in params.items()}
+    at_zero = gphi(on_cpu, zero).numpy()
+    layers = list(learner.scaled_names)
+    if learner.meta.context_gain == "head":
+        at_zero = np.append(at_zero, float(head_gain(on_cpu, zero)))
+        layers.append(HEAD_GAIN)
     return ContextDependence(
-        layers=list(learner.scaled_names),
+        layers=layers,
         gammas=np.asarray(gammas, dtype=np.float64),
         context_norms=np.asarray(norms, dtype=np.float64),
         gamma_at_zero=at_zero.astype(np.float64),
