@@ -71,3 +71,24 @@ def load_record_model(
         )
     state = load_checkpoint(path)
     return TrainConfig.from_dict(state["config"], source=str(path)), state["params"]
+
+
+def nth_kept_model(
+    name: str, index: int, results: Path
+) -> tuple[int, TrainConfig, dict[str, torch.Tensor]]:
+    """The ``index``-th (from 0) kept model of configuration ``name``: its seed,
+    configuration and parameters (what chapter 10's ``SEED`` parameter chooses)."""
+    seeds = kept_seeds(name, results)
+    if index < 0 or index >= len(seeds):
+        raise ConfigError(
+            f"record {name!r} has {len(seeds)} kept model(s) under {Path(results) / MODELS} "
+            f"(seeds {', '.join(map(str, seeds)) or 'none'}), so there is no model number "
+            f"{index}; choose 0 to {len(seeds) - 1}, or train more with cxgrad sweep run "
+            f"--configs {name}"
+            if seeds
+            else f"record {name!r} has no kept model under {Path(results) / MODELS}; train it "
+            f"with cxgrad sweep run --configs {name}"
+        )
+    seed = seeds[index]
+    config, params = load_record_model(name, seed, results)
+    return seed, config, params

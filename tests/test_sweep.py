@@ -23,7 +23,7 @@ from slurm_cluster import missing_binaries, one_node_cluster
 from cxgrad.checkpoint import load_checkpoint
 from cxgrad.cli import main
 from cxgrad.errors import ConfigError
-from cxgrad.record_models import kept_seeds, load_record_model
+from cxgrad.record_models import kept_seeds, load_record_model, nth_kept_model
 from cxgrad.run_dir import RunDir
 from cxgrad.sweeps import format_status, plan, sweep_status
 from cxgrad.sweeps.executors import Resources, check, minutes, sbatch_parameters
@@ -232,6 +232,12 @@ def test_local_sweep_records_reports_failures_and_skips_finished_runs(tmp_path, 
     assert all(torch.equal(params[k], best["params"][k]) for k in best["params"])
     with pytest.raises(ConfigError, match="no kept model of record 'tiny-maml' seed 1.*seeds "):
         load_record_model("tiny-maml", 1, tmp_path / "results")
+    seed, _, first = nth_kept_model("tiny-maml", 0, tmp_path / "results")
+    assert seed == 0 and all(torch.equal(first[k], params[k]) for k in params)
+    with pytest.raises(ConfigError, match="1 kept model.*no model number 1; choose 0 to 0"):
+        nth_kept_model("tiny-maml", 1, tmp_path / "results")
+    with pytest.raises(ConfigError, match="'igs' has no kept model.*--configs igs"):
+        nth_kept_model("igs", 0, tmp_path / "results")
     assert main(["sweep", "status", "--runs", str(tmp_path / "runs")]) == 0
     status = capsys.readouterr().out
     assert [line.split() for line in status.splitlines()[1:3]] == [
