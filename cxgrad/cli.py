@@ -459,10 +459,18 @@ def _cmd_sweep_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep_table(args: argparse.Namespace) -> int:
-    from cxgrad.records import load_records, markdown_comparisons, markdown_table
+    from cxgrad.records import (
+        CONTEXT_JOB_PAIRS,
+        PAIRS,
+        load_records,
+        markdown_comparisons,
+        markdown_table,
+    )
 
     records = load_records(args.results)
-    print(markdown_table(records) + "\n\n" + markdown_comparisons(records))
+    print(markdown_table(records) + "\n\n" + markdown_comparisons(records, PAIRS))
+    if any(a in records for a, _ in CONTEXT_JOB_PAIRS):
+        print("\n" + markdown_comparisons(records, CONTEXT_JOB_PAIRS))
     return 0
 
 

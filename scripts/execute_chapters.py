@@ -46,20 +46,20 @@ from jupyter_cache.executors.utils import single_nb_execution
 REPO = Path(__file__).resolve().parents[1]
 
 # Longest first, in the order of the chapters' execution times when they run one after the
-# other (the instructor guide's table: 10 and 9 take over half of the whole, 4 and 1 the
-# least), so that the two long chapters start at once and the short ones even out the end.
-# The first chapter to ask for one of the course's shared models trains it: chapter 10 trains
-# MAML and CxGrad first thing (which makes it the longest chapter of a parallel build: in one,
-# as long as chapters 9, 6, 5, 2 and 3 one after the other), chapter 6 then trains ANIL and
-# BOIL, and chapters 5, 2, 7 and 8, which start later, find the four trained. Had a chapter
-# started while another was still training a model it needs, it would wait for the lock and
-# then load it (cxgrad/course.py): the order matters for speed only, not for the results.
+# other (the instructor guide's table: 9 takes a third of the whole, 4 and 1 the least), so
+# that the long chapters start at once and the short ones even out the end. Chapter 10 reads
+# the results of record and their kept models and trains nothing. The first chapter to ask
+# for one of the course's shared models trains it: chapter 6 trains MAML, CxGrad, ANIL and
+# BOIL while chapter 9 trains its own small ablation models, and chapters 5, 2, 7 and 8,
+# which start later, find the four trained. Had a chapter started while another was still
+# training a model it needs, it would wait for the lock and then load it
+# (cxgrad/course.py): the order matters for speed only, not for the results.
 # tests/test_book_build.py checks that this names every chapter of _toc.yml.
 LONGEST_FIRST = [
-    "notebooks/10_does_the_context_matter",
     "notebooks/09_ablations_landscape",
     "notebooks/06_same_domain",
     "notebooks/05_cxgrad",
+    "notebooks/10_does_the_context_matter",
     "notebooks/02_maml",
     "notebooks/03_gradient_norms",
     "notebooks/07_cross_domain",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,11 +11,15 @@ from scipy.stats import t as t_dist
 
 from cxgrad.config import TrainConfig
 from cxgrad.errors import ConfigError
+from cxgrad.record_models import load_record_model
 from cxgrad.records import (
     COMPARISON,
+    CONFIGURATIONS,
+    CONTEXT_JOB_PAIRS,
     DRIFT_ITERATIONS,
     DRIFT_LATER_RTOL,
     EQUIVALENCE_MARGIN,
+    PAIRS,
     RESULTS_DIR,
     Comparison,
     compare,
@@ -29,11 +34,15 @@ from cxgrad.records import (
     summary_rows,
 )
 
+README = Path(__file__).resolve().parents[1] / "README.md"
 
-def test_every_configuration_of_the_comparison_has_three_seeds_of_record():
+
+def test_every_configuration_of_the_comparison_has_ten_seeds_of_record():
     records = load_records(RESULTS_DIR)
     for name in COMPARISON:
-        assert len(records.get(name, {})) >= 3, f"{name}: run cxgrad sweep run"
+        assert len(records.get(name, {})) >= 10, f"{name}: run cxgrad sweep run"
+    for name in records:
+        assert name in CONFIGURATIONS, f"{name}: a record of no configuration"
         for seed, record in records[name].items():
             # read as a configuration: an option added after the record was made has the
             # default the record ran with
@@ -42,6 +51,30 @@ def test_every_configuration_of_the_comparison_has_three_seeds_of_record():
             )
             assert len(record["test"]["task_accuracies"]) == record["test"]["tasks"] == 600
             assert not record["library_changed_since_commit"], f"{name} seed {seed}"
+
+
+def test_every_kept_model_is_the_one_its_record_tested():
+    records = load_records(RESULTS_DIR)
+    kept = sorted((RESULTS_DIR / "models").glob("*.pt"))
+    assert kept, "no kept models: cxgrad sweep run keeps them"
+    for path in kept:
+        name, seed = path.stem.rsplit("-seed", 1)
+        config, _ = load_record_model(name, int(seed), RESULTS_DIR)
+        record = records[name][int(seed)]
+        assert config.to_dict() == TrainConfig.from_dict(record["config"]).to_dict()
+        state = torch.load(path, weights_only=True)
+        assert state["iteration"] == record["best"][0]["iteration"]
+
+
+def test_the_readme_shows_the_records_as_they_are():
+    """The README's tables are `cxgrad sweep table`'s, for the records in the repository."""
+    readme = README.read_text()
+    records = load_records(RESULTS_DIR)
+    table = markdown_table(records).split("\n\n")[0]  # without the note on this machine
+    assert table in readme, "README: paste the tables of `cxgrad sweep table`"
+    assert markdown_comparisons(records, PAIRS) in readme
+    if any(a in records for a, _ in CONTEXT_JOB_PAIRS):
+        assert markdown_comparisons(records, CONTEXT_JOB_PAIRS) in readme
 
 
 @pytest.mark.parametrize("threads", [1, 2])
