@@ -416,9 +416,9 @@ for method in ["maml", "anil", "boil"]:
 # here mixes what the methods do with the luck of one initialization and one order of
 # training tasks. The repository's **results of record** (chapter 10) trained MAML and
 # CxGrad, and the controls that take CxGrad apart, in this chapter's configuration for 500
-# iterations with three seeds each, and tested every run on the same 600 test tasks. They
-# were made with `python scripts/record_runs.py` on a 2-core CPU; the cell prints the
-# commit that trained them.
+# iterations with ten seeds each, and tested every run on the same 600 test tasks. They
+# were made with `cxgrad sweep run` on a 2-core CPU; the cell prints the commit that
+# trained the first of them.
 
 # %%
 # NBVAL_CHECK_OUTPUT

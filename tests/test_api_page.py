@@ -18,6 +18,7 @@ PUBLIC = [
     "cxgrad.analysis",
     "cxgrad.config",
     "cxgrad.records",
+    "cxgrad.record_models",
     "cxgrad.findings",
     "cxgrad.course",
 ]
