@@ -59,7 +59,7 @@ import subprocess
 import sys
 
 CXGRAD_REPOSITORY = "https://github.com/cxgrad/cxgrad"
-CXGRAD_REF = "v0.2.0"
+CXGRAD_REF = "v0.3.0"
 CXGRAD_DIR = "/content/cxgrad"
 # True: keep trained models (CXGRAD_RUNS) on Google Drive, so a new Colab VM need not retrain.
 RUNS_ON_DRIVE = False
