@@ -469,8 +469,9 @@ def _cmd_sweep_table(args: argparse.Namespace) -> int:
 
     records = load_records(args.results)
     print(markdown_table(records) + "\n\n" + markdown_comparisons(records, PAIRS))
-    if any(a in records for a, _ in CONTEXT_JOB_PAIRS):
-        print("\n" + markdown_comparisons(records, CONTEXT_JOB_PAIRS))
+    context_jobs = markdown_comparisons(records, CONTEXT_JOB_PAIRS)
+    if context_jobs:
+        print("\n" + context_jobs)
     return 0
 
 

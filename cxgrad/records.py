@@ -541,7 +541,8 @@ def summary_rows(
 def markdown_comparisons(
     records: dict[str, dict[int, dict[str, Any]]], pairs: list[tuple[str, str]] = PAIRS
 ) -> str:
-    """The paired comparisons whose configurations share two or more seeds, as a table."""
+    """The paired comparisons whose configurations share two or more seeds, as a table (an
+    empty string where no pair does)."""
     margin = f"{100 * EQUIVALENCE_MARGIN:g}"
     lines = [
         "| comparison | seeds | difference | 95% CI over seeds | paired CI over tasks | "
@@ -556,7 +557,7 @@ def markdown_comparisons(
                 f"+-{100 * c.ci95_seeds:.2f} | +-{100 * c.ci95_tasks:.2f} | {c.verdict()} | "
                 f"{c.equivalence_p:.3f} | {c.equivalence_verdict()} |"
             )
-    return "\n".join(lines)
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def markdown_table(records: dict[str, dict[int, dict[str, Any]]]) -> str:
@@ -566,9 +567,10 @@ def markdown_table(records: dict[str, dict[int, dict[str, Any]]]) -> str:
     ]
     for row in summary_rows(records):
         per_seed = ", ".join(f"{100 * a:.2f}" for a in row["per_seed"])
+        ci = "one seed" if row["seeds"] < 2 else f"+-{100 * row['ci95_seeds']:.2f}"
         lines.append(
             f"| `{row['name']}` | {row['description']} | {row['seeds']} | "
-            f"{100 * row['accuracy']:.2f}% | +-{100 * row['ci95_seeds']:.2f} | {per_seed} |"
+            f"{100 * row['accuracy']:.2f}% | {ci} | {per_seed} |"
         )
     note = hardware_note(records)
     return "\n".join(lines) + (f"\n\n{note}" if note else "")

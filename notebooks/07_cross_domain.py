@@ -387,11 +387,11 @@ print(f"(Fashion-MNIST, first {BASELINE_TASKS} test tasks, paired 95% intervals)
 #
 # One seed cannot tell whether a difference of a point or two out of domain is real. The
 # repository's results of record (chapter 10) include MAML and CxGrad trained in this
-# configuration for 500 iterations with three seeds each, and tested on 600 Omniglot and
-# 600 Fashion-MNIST test tasks (`python scripts/record_runs.py --configs maml cxgrad
-# --cross-domain fashionmnist`, on a 2-core CPU). Below: each domain's accuracy, the paired
-# difference, and how many points each method loses between the domains, with t intervals
-# over the three seeds.
+# configuration for 500 iterations with ten seeds each, and tested on 600 Omniglot and
+# 600 Fashion-MNIST test tasks (`cxgrad sweep run --configs maml cxgrad --seeds 0 1 2 3 4
+# 5 6 7 8 9 --cross-domain fashionmnist`, on a 2-core CPU). Below: each domain's accuracy,
+# the paired difference, and how many points each method loses between the domains, with
+# t intervals over the ten seeds.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -432,15 +432,17 @@ print(f"CxGrad loses {100 * extra_mean:+.2f} +-{100 * half_width:.2f} points mor
 # The paragraph below rests on these committed records (they do not change with this
 # chapter's parameters).
 fashion_gap = compare(records, "cxgrad", "maml", dataset="fashionmnist")
-assert compare(records, "cxgrad", "maml").resolved and not fashion_gap.resolved
-assert fashion_gap.difference > 0 and extra.mean() > 0 and abs(extra.mean()) < half_width
+assert compare(records, "cxgrad", "maml").resolved and fashion_gap.resolved
+assert fashion_gap.difference > 0 and extra.mean() - half_width > 0
+assert len(fashion_gap.seeds) == 10
 
 # %% [markdown]
-# At three seeds, CxGrad's lead over MAML is resolved on Omniglot but not on
-# Fashion-MNIST: out of domain its point estimate is still ahead, but within the interval
-# over seeds. CxGrad also loses more accuracy than MAML between the domains, again only
-# as a point estimate: the interval over seeds includes no difference. The longer runs
-# therefore neither confirm nor refute the paper's cross-domain claim at this size.
+# With ten seeds both questions are resolved. Out of domain CxGrad is still ahead of
+# MAML, and the interval over seeds excludes zero. But it also loses more accuracy than
+# MAML between the domains, and that interval excludes zero too: its lead shrinks when it
+# leaves Omniglot. At this size the longer runs confirm the direction of the paper's Table
+# 2 (CxGrad ahead out of domain) and contradict its section 4.2 (a lead larger out of
+# domain than in domain), as this chapter's own runs did.
 
 # %% [markdown]
 # ## The paper's Table 2 (not our runs)

@@ -73,8 +73,7 @@ def test_the_readme_shows_the_records_as_they_are():
     table = markdown_table(records).split("\n\n")[0]  # without the note on this machine
     assert table in readme, "README: paste the tables of `cxgrad sweep table`"
     assert markdown_comparisons(records, PAIRS) in readme
-    if any(a in records for a, _ in CONTEXT_JOB_PAIRS):
-        assert markdown_comparisons(records, CONTEXT_JOB_PAIRS) in readme
+    assert markdown_comparisons(records, CONTEXT_JOB_PAIRS) in readme  # "" without pairs
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -247,6 +246,8 @@ def test_summary_and_table():
     assert rows["maml"]["seeds"] == 2 and math.isnan(rows["cxgrad"]["ci95_seeds"])
     table = markdown_table(records)
     assert "| `maml` |" in table and "65.00%" in table
+    assert "| 90.00% | one seed | 90.00 |" in table  # no interval from one seed
+    assert markdown_comparisons(records, pairs=[("cxgrad", "maml")]) == ""  # no shared seeds
 
 
 def test_unknown_configuration_is_refused():
