@@ -16,9 +16,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import double_params, tiny_learner, tiny_run_config, tiny_task
-from test_batched import loss_and_grads, task_batch
+from test_batched import assert_float64_parity, task_batch
 from test_cli import SMALL, run_cli
-from test_meta import CONVS, _directional_check
+from test_meta import CONVS, _directional_check, query_loss_from_context
 
 from cxgrad.analysis.context import HEAD_GAIN, context_dependence, context_gradient
 from cxgrad.analysis.landscape import landscape_measures
@@ -95,9 +95,7 @@ def test_head_gain_meta_gradient_matches_finite_differences():
     x_s, y_s, x_q, y_q = tiny_task()
     nu1 = warm_up_nu(learner, params, x_s, y_s)
 
-    def loss_with_fixed_nu(p):
-        fast = learner.adapt(p, x_s, y_s, 2, first_order=False, initial_context=nu1)
-        return F.cross_entropy(learner.forward(fast, x_q), y_q)
+    loss_with_fixed_nu = query_loss_from_context(learner, nu1, x_s, y_s, x_q, y_q)
 
     leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
     real = learner.task_loss(leaves, x_s, y_s, x_q, y_q, training=True)[0]
@@ -129,9 +127,7 @@ def test_larger_bn_eps_meta_gradient_matches_finite_differences(bn_eps):
     x_s, y_s, x_q, y_q = tiny_task()
     nu1 = context_step(learner, params, x_s, y_s)
 
-    def loss_with_fixed_nu(p):
-        fast = learner.adapt(p, x_s, y_s, 2, first_order=False, initial_context=nu1)
-        return F.cross_entropy(learner.forward(fast, x_q), y_q)
+    loss_with_fixed_nu = query_loss_from_context(learner, nu1, x_s, y_s, x_q, y_q)
 
     real = learner.task_loss(params, x_s, y_s, x_q, y_q, training=True)[0]
     assert float(real) == pytest.approx(float(loss_with_fixed_nu(params)), rel=1e-12)
@@ -189,11 +185,7 @@ def test_head_gain_sequential_and_batched_paths_agree_in_float64(first_order):
     learner = gain_learner(first_order=first_order)
     params = double_params(learner)
     batch = task_batch(torch.float64)
-    seq = loss_and_grads(learner, params, batch, batched=False)
-    vec = loss_and_grads(learner, params, batch, batched=True)
-    torch.testing.assert_close(vec[0], seq[0], rtol=1e-12, atol=1e-12)
-    for name in params:
-        torch.testing.assert_close(vec[2][name], seq[2][name], rtol=1e-9, atol=1e-12)
+    assert_float64_parity(learner, params, batch, same_accuracy=False)
     args = (params, batch.x_support, batch.y_support, batch.x_query)
     torch.testing.assert_close(
         learner.predict_batch(*args, batched=True), learner.predict_batch(*args, batched=False)
@@ -208,11 +200,7 @@ def test_head_gain_on_resnet12_vmap_parity():
     learner = MetaLearner(model, meta)
     params = double_params(learner)
     batch = task_batch(torch.float64, tasks=2, shots=1, queries=1)
-    seq = loss_and_grads(learner, params, batch, batched=False)
-    vec = loss_and_grads(learner, params, batch, batched=True)
-    torch.testing.assert_close(vec[0], seq[0], rtol=1e-12, atol=1e-12)
-    for name in params:
-        torch.testing.assert_close(vec[2][name], seq[2][name], rtol=1e-9, atol=1e-12)
+    assert_float64_parity(learner, params, batch, same_accuracy=False)
 
 
 # --------------------------------------------------------------------------- the context's gradient

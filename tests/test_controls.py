@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import NO_EPS, double_params, tiny_learner, tiny_task
-from test_batched import loss_and_grads, task_batch
+from test_batched import assert_float64_parity, task_batch
 from test_cli import SMALL, run_cli
 from test_meta import CONVS, _directional_check
 from test_train import assert_same_state, final_state, tiny_config
@@ -300,12 +300,7 @@ def test_sequential_and_batched_paths_agree_in_float64(method, lslr, first_order
     if lslr:
         params = with_rates(learner, params, [0.1, 0.05])
     batch = task_batch(torch.float64)
-    seq = loss_and_grads(learner, params, batch, batched=False)
-    vec = loss_and_grads(learner, params, batch, batched=True)
-    torch.testing.assert_close(vec[0], seq[0], rtol=1e-12, atol=1e-12)
-    assert float(vec[1]) == float(seq[1])
-    for name in params:
-        torch.testing.assert_close(vec[2][name], seq[2][name], rtol=1e-9, atol=1e-12)
+    assert_float64_parity(learner, params, batch)
     args = (params, batch.x_support, batch.y_support, batch.x_query)
     torch.testing.assert_close(
         learner.predict_batch(*args, batched=True), learner.predict_batch(*args, batched=False)
@@ -327,11 +322,7 @@ def test_vmap_parity_on_resnet12(method, lslr):
         assert "lslr.block1.skip.weight" in params
     assert "block1.skip.weight" in set(learner.adapted_names) - set(learner.scaled_names)
     batch = task_batch(torch.float64, tasks=2, shots=1, queries=1)
-    seq = loss_and_grads(learner, params, batch, batched=False)
-    vec = loss_and_grads(learner, params, batch, batched=True)
-    torch.testing.assert_close(vec[0], seq[0], rtol=1e-12, atol=1e-12)
-    for name in params:
-        torch.testing.assert_close(vec[2][name], seq[2][name], rtol=1e-9, atol=1e-12)
+    assert_float64_parity(learner, params, batch, same_accuracy=False)
 
 
 # --------------------------------------------------------------------------- relative steps
