@@ -131,8 +131,10 @@ PAIRS = [
     ("maml-lslr", "maml"),
 ]
 # The comparisons of the controls that give the context a job: plain CxGrad against its frozen
-# twin on mixed polarity, then each variant against CxGrad and its frozen control, against its
-# own frozen twin (what its context adds), and the same on mixed polarity.
+# twin on mixed polarity, then each variant against CxGrad and its frozen control; then the
+# variant minus CxGrad's frozen control taken apart: what its own context adds (against its
+# frozen twin) and what its network adds without a moving context (its frozen twin against
+# CxGrad's); and the same on mixed polarity.
 CONTEXT_JOB_PAIRS = [("cxgrad-mixed", "cxgrad-frozen-mixed")] + [
     pair
     for key in CONTEXT_JOBS
@@ -140,8 +142,10 @@ CONTEXT_JOB_PAIRS = [("cxgrad-mixed", "cxgrad-frozen-mixed")] + [
         (f"cxgrad-{key}", "cxgrad"),
         (f"cxgrad-{key}", "cxgrad-frozen"),
         (f"cxgrad-{key}", f"cxgrad-{key}-frozen"),
+        (f"cxgrad-{key}-frozen", "cxgrad-frozen"),
         (f"cxgrad-{key}-mixed", "cxgrad-mixed"),
         (f"cxgrad-{key}-mixed", f"cxgrad-{key}-frozen-mixed"),
+        (f"cxgrad-{key}-frozen-mixed", "cxgrad-frozen-mixed"),
     )
 ]
 
