@@ -953,13 +953,6 @@ def job(a: str, b: str):
     return job_comparisons[(a, b)]
 
 
-def job_points(*pairs: tuple[str, str]) -> dict[str, float]:
-    return {
-        **{f"{a} - {b}": 100 * job(a, b).difference for a, b in pairs},
-        **{f"+- ({a} - {b})": 100 * job(a, b).ci95_seeds for a, b in pairs},
-    }
-
-
 over_cxgrad = [(f"cxgrad-{key}", base) for key in VARIANTS for base in ("cxgrad", "cxgrad-frozen")]
 found.claim(
     "Both variants are more accurate than CxGrad and than its frozen control, by about three "
@@ -968,7 +961,7 @@ found.claim(
         job(a, b).resolved and 0.02 < job(a, b).difference < 0.04 and len(job(a, b).seeds) >= 5
         for a, b in over_cxgrad
     ),
-    numbers=job_points(*over_cxgrad),
+    numbers=points(*over_cxgrad),
 )
 found.claim(
     "The head-gain variant's own context adds nothing measurable: it and its frozen twin are "
@@ -978,9 +971,7 @@ found.claim(
     and job("cxgrad-head-frozen", "cxgrad-frozen").resolved
     and 0.02 < job("cxgrad-head-frozen", "cxgrad-frozen").difference < 0.04,
     numbers={
-        **job_points(
-            ("cxgrad-head", "cxgrad-head-frozen"), ("cxgrad-head-frozen", "cxgrad-frozen")
-        ),
+        **points(("cxgrad-head", "cxgrad-head-frozen"), ("cxgrad-head-frozen", "cxgrad-frozen")),
         "TOST p": job("cxgrad-head", "cxgrad-head-frozen").equivalence_p,
     },
 )
@@ -992,7 +983,7 @@ found.claim(
     and 0.01 < job("cxgrad-eps0.01-frozen", "cxgrad-frozen").difference < 0.02
     and job("cxgrad-eps0.01", "cxgrad-eps0.01-frozen").resolved
     and 0.01 < job("cxgrad-eps0.01", "cxgrad-eps0.01-frozen").difference < 0.02,
-    numbers=job_points(
+    numbers=points(
         ("cxgrad-eps0.01-frozen", "cxgrad-frozen"), ("cxgrad-eps0.01", "cxgrad-eps0.01-frozen")
     ),
 )
@@ -1003,13 +994,13 @@ found.claim(
     all(job(a, b).resolved for a, b in over_cxgrad_mixed)
     and 0.02 < job("cxgrad-eps0.01-mixed", "cxgrad-mixed").difference < 0.04
     and 0.04 < job("cxgrad-head-mixed", "cxgrad-mixed").difference < 0.06,
-    numbers=job_points(*over_cxgrad_mixed),
+    numbers=points(*over_cxgrad_mixed),
 )
 found.claim(
     "On mixed polarity the head-gain variant's context adds about one point over its twin.",
     job("cxgrad-head-mixed", "cxgrad-head-frozen-mixed").resolved
     and 0.005 < job("cxgrad-head-mixed", "cxgrad-head-frozen-mixed").difference < 0.015,
-    numbers=job_points(("cxgrad-head-mixed", "cxgrad-head-frozen-mixed")),
+    numbers=points(("cxgrad-head-mixed", "cxgrad-head-frozen-mixed")),
 )
 eps_mixed_shares = [
     ("cxgrad-eps0.01-mixed", "cxgrad-eps0.01-frozen-mixed"),
@@ -1018,14 +1009,14 @@ eps_mixed_shares = [
 found.claim(
     "With epsilon = 1e-2 on mixed polarity neither share is resolved.",
     not any(job(a, b).resolved for a, b in eps_mixed_shares),
-    numbers=job_points(*eps_mixed_shares),
+    numbers=points(*eps_mixed_shares),
 )
 found.claim(
     "Plain CxGrad's context does not measurably help on mixed polarity either: against its "
     "frozen twin the verdict is inconclusive.",
     job("cxgrad-mixed", "cxgrad-frozen-mixed").equivalence_verdict() == "inconclusive",
     numbers={
-        **job_points(("cxgrad-mixed", "cxgrad-frozen-mixed")),
+        **points(("cxgrad-mixed", "cxgrad-frozen-mixed")),
         "TOST p": job("cxgrad-mixed", "cxgrad-frozen-mixed").equivalence_p,
     },
 )
