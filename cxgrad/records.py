@@ -34,6 +34,12 @@ from cxgrad.errors import ConfigError
 RECORD_ITERATIONS = 500
 RECORD_TEST_TASKS = 600
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "omniglot-5w1s"
+# A second size: the configurations that decide chapter 10's verdict, trained four times
+# longer (same seeds, same test tasks), to see whether what 500 iterations decide still
+# holds nearer convergence. ``cxgrad sweep run --iterations 2000 --results`` this folder.
+LONG_RECORD_ITERATIONS = 2000
+LONG_RESULTS_DIR = RESULTS_DIR.with_name(f"omniglot-5w1s-{LONG_RECORD_ITERATIONS}")
+LONG_CONFIGURATIONS = ("cxgrad", "cxgrad-frozen", "maml-lslr", "maml-alpha0.1")
 
 # name -> (what it is, what changes from the standard run)
 COMPARISON: dict[str, tuple[str, dict[str, Any]]] = {

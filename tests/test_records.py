@@ -19,6 +19,9 @@ from cxgrad.records import (
     DRIFT_ITERATIONS,
     DRIFT_LATER_RTOL,
     EQUIVALENCE_MARGIN,
+    LONG_CONFIGURATIONS,
+    LONG_RECORD_ITERATIONS,
+    LONG_RESULTS_DIR,
     PAIRS,
     RESULTS_DIR,
     Comparison,
@@ -53,13 +56,26 @@ def test_every_configuration_of_the_comparison_has_ten_seeds_of_record():
             assert not record["library_changed_since_commit"], f"{name} seed {seed}"
 
 
-def test_every_kept_model_is_the_one_its_record_tested():
-    records = load_records(RESULTS_DIR)
-    kept = sorted((RESULTS_DIR / "models").glob("*.pt"))
+def test_the_longer_records_are_the_deciding_configurations_at_2000_iterations():
+    records = load_records(LONG_RESULTS_DIR)
+    assert set(records) <= set(LONG_CONFIGURATIONS), set(records) - set(LONG_CONFIGURATIONS)
+    for name, seeds in records.items():
+        for seed, record in seeds.items():
+            assert TrainConfig.from_dict(record["config"]) == record_config(
+                name, seed, LONG_RECORD_ITERATIONS
+            )
+            assert len(record["test"]["task_accuracies"]) == 600
+            assert not record["library_changed_since_commit"], f"{name} seed {seed}"
+
+
+@pytest.mark.parametrize("results", [RESULTS_DIR, LONG_RESULTS_DIR], ids=["500", "2000"])
+def test_every_kept_model_is_the_one_its_record_tested(results):
+    records = load_records(results)
+    kept = sorted((results / "models").glob("*.pt"))
     assert kept, "no kept models: cxgrad sweep run keeps them"
     for path in kept:
         name, seed = path.stem.rsplit("-seed", 1)
-        config, _ = load_record_model(name, int(seed), RESULTS_DIR)
+        config, _ = load_record_model(name, int(seed), results)
         record = records[name][int(seed)]
         assert config.to_dict() == TrainConfig.from_dict(record["config"]).to_dict()
         state = torch.load(path, weights_only=True)
@@ -74,6 +90,9 @@ def test_the_readme_shows_the_records_as_they_are():
     assert table in readme, "README: paste the tables of `cxgrad sweep table`"
     assert markdown_comparisons(records, PAIRS) in readme
     assert markdown_comparisons(records, CONTEXT_JOB_PAIRS) in readme  # "" without pairs
+    longer = load_records(LONG_RESULTS_DIR)
+    assert markdown_table(longer).split("\n\n")[0] in readme, "README: the 2,000-iteration table"
+    assert markdown_comparisons(longer, PAIRS) in readme
 
 
 @pytest.mark.parametrize("threads", [1, 2])
