@@ -568,9 +568,10 @@ verdict_plot(
 # reached on half-trained models might not survive more training. So the four
 # configurations that decide it, CxGrad, its frozen twin, LSLR and MAML with
 # $\alpha = 0.1$, are also records at **2,000 iterations** (`results/omniglot-5w1s-2000/`,
-# about 15 minutes a run on one CPU thread), with the first seeds of the 500-iteration
-# records and the same 600 test tasks. With few seeds their intervals are wide; what they
-# can show is whether longer training opens a difference that 500 iterations do not.
+# 12 to 17 minutes of training a run on one CPU thread), with the first three seeds of the
+# 500-iteration records and the same 600 test tasks. With few seeds their intervals are
+# wide; what they can show is whether longer training opens a difference that 500
+# iterations do not.
 
 # %%
 # NBVAL_CHECK_OUTPUT
