@@ -548,6 +548,19 @@ def summary_rows(
     return rows
 
 
+def comparable(records: dict[str, dict[int, dict[str, Any]]], a: str, b: str) -> bool:
+    """Both configurations have records on two or more shared seeds (an interval over seeds
+    needs two)."""
+    return a in records and b in records and len(set(records[a]) & set(records[b])) >= 2
+
+
+def paired_comparisons(
+    records: dict[str, dict[int, dict[str, Any]]], pairs: list[tuple[str, str]] = PAIRS
+) -> dict[tuple[str, str], Comparison]:
+    """The comparisons a - b of ``pairs`` that the records can make (``comparable``), in order."""
+    return {(a, b): compare(records, a, b) for a, b in pairs if comparable(records, a, b)}
+
+
 def markdown_comparisons(
     records: dict[str, dict[int, dict[str, Any]]], pairs: list[tuple[str, str]] = PAIRS
 ) -> str:
@@ -559,14 +572,12 @@ def markdown_comparisons(
         f"difference test | TOST p (margin +-{margin} point) | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for a, b in pairs:
-        if a in records and b in records and len(set(records[a]) & set(records[b])) >= 2:
-            c = compare(records, a, b)
-            lines.append(
-                f"| `{a}` - `{b}` | {len(c.seeds)} | {100 * c.difference:+.2f} points | "
-                f"+-{100 * c.ci95_seeds:.2f} | +-{100 * c.ci95_tasks:.2f} | {c.verdict()} | "
-                f"{c.equivalence_p:.3f} | {c.equivalence_verdict()} |"
-            )
+    for (a, b), c in paired_comparisons(records, pairs).items():
+        lines.append(
+            f"| `{a}` - `{b}` | {len(c.seeds)} | {100 * c.difference:+.2f} points | "
+            f"+-{100 * c.ci95_seeds:.2f} | +-{100 * c.ci95_tasks:.2f} | {c.verdict()} | "
+            f"{c.equivalence_p:.3f} | {c.equivalence_verdict()} |"
+        )
     return "\n".join(lines) if len(lines) > 2 else ""
 
 

@@ -165,9 +165,11 @@ from cxgrad.records import (
     LONG_RESULTS_DIR,
     PAIRS,
     RESULTS_DIR,
+    comparable,
     compare,
     hardware_note,
     load_records,
+    paired_comparisons,
     summary_rows,
 )
 from cxgrad.train import build_learner, load_config_dataset, samplers
@@ -516,13 +518,20 @@ for name in COMPARISON:
 # *different* (the 95% interval excludes zero), *equivalent within one point*, or
 # *inconclusive* (neither; more seeds would be needed). Never "equal".
 
+
 # %%
 # NBVAL_CHECK_OUTPUT
+def print_verdicts(comparisons: dict) -> None:
+    """Each comparison with its difference test, TOST p value and verdict."""
+    for comparison in comparisons.values():
+        print(
+            f"{comparison}; TOST p = {comparison.equivalence_p:.3f}: "
+            f"{comparison.equivalence_verdict()}"
+        )
+
+
 comparisons = {pair: compare(records, *pair) for pair in PAIRS}
-for comparison in comparisons.values():
-    print(
-        f"{comparison}; TOST p = {comparison.equivalence_p:.3f}: {comparison.equivalence_verdict()}"
-    )
+print_verdicts(comparisons)
 
 # %%
 VERDICT_COLORS = {"different": "tab:red", "equivalent": "tab:blue", "inconclusive": "gray"}
@@ -594,17 +603,8 @@ for name in LONG_CONFIGURATIONS:
         f"{RECORD_SIZE} iterations on the same seeds: {100 * longer.difference:+.2f} points "
         f"+-{100 * longer.ci95_seeds:.2f}"
     )
-long_comparisons = {
-    (a, b): compare(long_records, a, b)
-    for a, b in PAIRS
-    if a in long_records
-    and b in long_records
-    and len(set(long_records[a]) & set(long_records[b])) >= 2
-}
-for comparison in long_comparisons.values():
-    print(
-        f"{comparison}; TOST p = {comparison.equivalence_p:.3f}: {comparison.equivalence_verdict()}"
-    )
+long_comparisons = paired_comparisons(long_records, PAIRS)
+print_verdicts(long_comparisons)
 
 
 # %%
@@ -736,7 +736,7 @@ VARIANTS = {"eps0.01": "BatchNorm eps 1e-2", "head": "a head gain"}
 
 def comparison_or_none(a: str, b: str):
     """The paired comparison a - b, or None where a configuration has no records."""
-    if a in records and b in records and len(set(records[a]) & set(records[b])) >= 2:
+    if comparable(records, a, b):
         return compare(records, a, b)
     missing = [name for name in (a, b) if name not in records]
     print(
@@ -1140,10 +1140,8 @@ def size_gain(name: str, seed: int) -> float:
 
 def mean_validation(name: str, iteration: int) -> float:
     """Mean validation accuracy of the 2,000-iteration records of ``name`` at ``iteration``."""
-    seeds = long_records[name].values()
-    return np.mean(
-        [v["val_accuracy"] for r in seeds for v in r["validations"] if v["iteration"] == iteration]
-    )
+    iterations, accuracy = validation_curve(long_records[name], sorted(long_records[name]))
+    return accuracy[iterations.index(iteration)] / 100
 
 
 mean_gain = {n: np.mean([size_gain(n, s) for s in long_records[n]]) for n in long_records}

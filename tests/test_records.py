@@ -25,6 +25,7 @@ from cxgrad.records import (
     PAIRS,
     RESULTS_DIR,
     Comparison,
+    comparable,
     compare,
     drift,
     hardware_note,
@@ -32,6 +33,7 @@ from cxgrad.records import (
     markdown_comparisons,
     markdown_table,
     mean_and_ci95,
+    paired_comparisons,
     record_config,
     retrain_losses,
     summary_rows,
@@ -267,6 +269,21 @@ def test_summary_and_table():
     assert "| `maml` |" in table and "65.00%" in table
     assert "| 90.00% | one seed | 90.00 |" in table  # no interval from one seed
     assert markdown_comparisons(records, pairs=[("cxgrad", "maml")]) == ""  # no shared seeds
+
+
+def test_paired_comparisons_keep_the_pairs_the_records_can_make_in_order():
+    records = _records(
+        {
+            "a": {0: [0.9], 1: [0.8], 2: [0.7]},
+            "b": {0: [0.5], 1: [0.6]},
+            "c": {2: [0.4]},
+        }
+    )
+    pairs = [("a", "c"), ("b", "a"), ("a", "missing"), ("a", "b")]
+    made = paired_comparisons(records, pairs)
+    assert list(made) == [("b", "a"), ("a", "b")]  # c shares one seed with a; none missing
+    assert made[("a", "b")].seeds == compare(records, "a", "b").seeds == [0, 1]
+    assert not comparable(records, "a", "c") and comparable(records, "b", "a")
 
 
 def test_unknown_configuration_is_refused():
