@@ -2,8 +2,8 @@
 
 * pooling before the activation is the same function with the same first and second
   derivatives, to the bit (ties included);
-* the channels-last query pass changes float32 rounding only, and leaves float64, the
-  batched path and the gradients' layout as they were;
+* the channels-last query pass, task by task and batched, changes float32 rounding only,
+  and leaves float64 and the gradients' layout as they were;
 * ``auto`` picks the batched path on a CPU only for small images on a backbone that folds
   tasks; the allocator setting is idempotent.
 """
@@ -17,12 +17,13 @@ import torch
 import torch.nn.functional as F
 from helpers import tiny_learner, tiny_run_config
 
+from cxgrad.data.episodes import TaskBatch
 from cxgrad.device import (
     CPU_BATCHED_MAX_IMAGE_SIDE,
     use_batched_path,
     uses_channels_last_query,
 )
-from cxgrad.meta.layout import _ContiguousGrad, channels_last_query
+from cxgrad.meta.layout import _ContiguousGrad, channels_last_query, folds_channels_last
 from cxgrad.models import Conv4Config, ResNet12Config
 from cxgrad.models.conv4 import conv4_forward, conv4_forward_tasks, init_conv4
 from cxgrad.runtime import configure_cpu
@@ -151,9 +152,54 @@ def test_channels_last_query_only_where_it_pays():
     out, fast = channels_last_query(x, params)
     assert out.is_contiguous(memory_format=torch.channels_last)
     assert fast["head.bias"] is params["head.bias"]  # only conv weights are wrapped
-    for unchanged in (x.double(), x.unsqueeze(0)):  # float64 (parity tests), batched path
-        same, same_params = channels_last_query(unchanged, params)
-        assert same is unchanged and same_params is params
+    double = x.double()  # float64: the parity tests' arithmetic stays as it is
+    same, same_params = channels_last_query(double, params)
+    assert same is double and same_params is params
+
+
+def test_batched_query_folds_into_a_channels_last_view():
+    """B tasks' images are stored so that conv4_forward_tasks's fold of tasks into channels
+    is a channels-last view of them: the same values, no copy."""
+    x = torch.rand(3, 4, 2, 8, 8)
+    stored = folds_channels_last(x)
+    assert torch.equal(stored, x)
+    folded = stored.transpose(0, 1).reshape(4, 3 * 2, 8, 8)
+    assert folded.data_ptr() == stored.data_ptr()
+    assert folded.is_contiguous(memory_format=torch.channels_last)
+    per_task = {"conv1.weight": torch.ones(3, 5, 2, 3, 3), "head.bias": torch.zeros(3, 5)}
+    out, fast = channels_last_query(x, per_task)
+    assert torch.equal(out, x) and fast["head.bias"] is per_task["head.bias"]
+    grad = torch.randn(3, 2, 5, 3, 3).transpose(1, 2)  # any non-standard layout
+    leaf = per_task["conv1.weight"].requires_grad_()
+    _, fast = channels_last_query(x, per_task)
+    (back,) = torch.autograd.grad(fast["conv1.weight"], leaf, grad)
+    assert back.is_contiguous() and torch.equal(back, grad)
+
+
+@pytest.mark.parametrize("method", ["maml", "cxgrad"])
+def test_batched_channels_last_query_changes_rounding_only(method):
+    """The batched path with its query pass channels-last: the same meta-loss and
+    meta-gradient as without, up to float32 rounding."""
+    learner = tiny_learner(method)
+    params = learner.init_params(0)
+    g = torch.Generator().manual_seed(0)
+    ys = torch.arange(3).repeat_interleave(2).repeat(4, 1)
+    batch = TaskBatch(
+        torch.rand(4, 6, 1, 16, 16, generator=g), ys, torch.rand(4, 6, 1, 16, 16, generator=g), ys
+    )
+    results = {}
+    for channels_last in (True, False):
+        learner.channels_last_query = channels_last
+        leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+        loss, _ = learner.meta_batch_loss(leaves, batch, batched=True)
+        grads = torch.autograd.grad(loss, list(leaves.values()))
+        results[channels_last] = loss.detach(), dict(zip(leaves, grads, strict=True))
+    (fast_loss, fast), (plain_loss, plain) = results[True], results[False]
+    torch.testing.assert_close(fast_loss, plain_loss, rtol=1e-5, atol=1e-6)
+    for name, expected in plain.items():
+        scale = float(expected.abs().max())
+        error = float((fast[name] - expected).abs().max())
+        assert error <= 1e-3 * scale + 1e-7, f"{name}: error {error:.3g}, largest {scale:.3g}"
 
 
 def test_gradients_reach_the_inner_loop_in_the_standard_layout():

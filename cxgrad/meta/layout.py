@@ -33,10 +33,28 @@ class _ContiguousGrad(torch.autograd.Function):
 
 def channels_last_query(x_query: torch.Tensor, fast: Params) -> tuple[torch.Tensor, Params]:
     """``(x_query, fast)`` for the query forward: channels-last images and conv weights
-    whose gradients come back NCHW, for one task's float32 images on a CPU; unchanged
-    otherwise (GPUs, float64, and the batched path's rank-5 tensors)."""
-    if x_query.device.type != "cpu" or x_query.dtype != torch.float32 or x_query.dim() != 4:
+    whose gradients come back NCHW, for float32 images on a CPU; unchanged otherwise (GPUs
+    and float64).
+
+    One task's images (``[M, C, H, W]``) are made channels-last. B tasks' images (``[B, M,
+    C, H, W]``, the batched path) are stored so that folding them into channels
+    (``conv4_forward_tasks``: ``[M, B*C, H, W]``) is a channels-last view with no copy:
+    every layer after it then runs channels-last, as oneDNN keeps the layout of its input.
+    """
+    if x_query.device.type != "cpu" or x_query.dtype != torch.float32:
         return x_query, fast
-    x_query = x_query.contiguous(memory_format=torch.channels_last)
-    fast = {k: _ContiguousGrad.apply(v) if v.dim() == 4 else v for k, v in fast.items()}
+    if x_query.dim() == 4:
+        x_query = x_query.contiguous(memory_format=torch.channels_last)
+    elif x_query.dim() == 5:
+        x_query = folds_channels_last(x_query)
+    else:
+        return x_query, fast
+    # Conv weights: [O, I, k, k], or [B, O, I, k, k] per task on the batched path.
+    fast = {k: _ContiguousGrad.apply(v) if v.dim() >= 4 else v for k, v in fast.items()}
     return x_query, fast
+
+
+def folds_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (``[B, M, C, H, W]``) with the same values, stored as ``[M, H, W, B, C]``:
+    ``x.transpose(0, 1).reshape(M, B * C, H, W)`` is then a channels-last view."""
+    return x.permute(1, 3, 4, 0, 2).contiguous().permute(3, 0, 4, 1, 2)
