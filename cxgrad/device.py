@@ -30,8 +30,9 @@ EXECUTION_PATHS = ("auto", "sequential", "batched", "fastest")
 
 # Largest image side at which the batched path beats the task loop on a CPU, for a backbone
 # that folds tasks into grouped convolutions (Conv4). Measured by benchmarks/cpu_step.py on
-# 2 cores: batched 1.2-1.6x faster at Omniglot's 28x28; at the paper's 84x84 the task loop,
-# with its channels-last query pass (cxgrad.meta.layout), is faster.
+# 2 cores: batched 1.2-1.6x faster at Omniglot's 28x28; at the paper's 84x84 the two are
+# level (both with the channels-last query pass of cxgrad.meta.layout) and the task loop,
+# which needs no grouped convolutions, is kept.
 CPU_BATCHED_MAX_IMAGE_SIDE = 32
 
 
@@ -47,7 +48,8 @@ def use_batched_path(path: str, device: torch.device, model: object | None = Non
     fastest on a CPU (on a GPU it is ``auto``): the batched path for a ``model`` that folds
     tasks and has small images (at most ``CPU_BATCHED_MAX_IMAGE_SIDE`` pixels a side, where
     a step is dominated by per-operation overhead, which folding the tasks divides), and
-    otherwise the task loop with its query pass channels-last (``uses_channels_last_query``).
+    otherwise the task loop; on both the query pass runs channels-last
+    (``uses_channels_last_query``).
     Both compute the same function; float32 rounding differs.
     """
     if path not in EXECUTION_PATHS:

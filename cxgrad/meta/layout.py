@@ -10,6 +10,11 @@ apart: the query images are converted to channels-last, and the gradients that f
 query pass back into the adapted conv weights are made NCHW-contiguous again before they
 reach the inner loop's graph. Only the float rounding of the query pass changes (a different
 summation order inside the convolution); the function and its gradient are the same.
+
+The same holds on the batched path, where the tasks are folded into channels: at Omniglot's
+28x28 with Conv4-32 and 2 threads, a CxGrad step took 0.169 s with the query pass
+channels-last against 0.194 s NCHW, and the max-pool of the first layer's [75, 128, 28, 28]
+query activations 1.9 ms against 11.8 ms (``benchmarks/profile_step.py --shapes``).
 """
 
 from __future__ import annotations
