@@ -41,6 +41,23 @@ SHAPES = {
 }
 METHODS = ("cxgrad", "maml")
 
+# The speed-up over release 0.2.0 this project aims for, per shape and method: 1.5x for CxGrad
+# and 1.3x for MAML at the paper's shape, 2x at the book's Omniglot shapes.
+GOALS = {
+    ("paper-84-conv4-48", "cxgrad"): 1.5,
+    ("paper-84-conv4-48", "maml"): 1.3,
+    ("omniglot-28-conv4-32", "cxgrad"): 2.0,
+    ("omniglot-28-conv4-32", "maml"): 2.0,
+    ("omniglot-28-conv4-64", "cxgrad"): 2.0,
+    ("omniglot-28-conv4-64", "maml"): 2.0,
+}
+
+
+def goal_verdict(shape: str, method: str, ratio: float) -> str:
+    """``goal 1.5x met`` or ``goal 1.5x not met``: the ratio against its shape's goal."""
+    goal = GOALS[(shape, method)]
+    return f"goal {goal:.1f}x {'met' if ratio >= goal else 'not met'}"
+
 
 def child(method: str, shape_name: str, iterations: int, warmup: int, threads: int) -> dict:
     """Time one configuration with whichever ``cxgrad`` is first on ``sys.path``."""
@@ -175,7 +192,7 @@ def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
 
     header = (
         f"{'shape':22s} {'method':7s} {args.baseline + ' s/it':>12s} {'now s/it':>9s} "
-        f"{'now tasks/s':>11s} {'ratio':>6s}  path now"
+        f"{'now tasks/s':>11s} {'ratio':>6s}  {'path now':10s}  goal"
     )
     print(header, flush=True)
     rows = []
@@ -191,7 +208,7 @@ def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
             print(
                 f"{shape:22s} {method:7s} {base:12.3f} {now:9.3f} "
                 f"{SHAPES[shape][-1] / now:11.2f} "
-                f"{base / now:6.2f}  {path}",
+                f"{base / now:6.2f}  {path:10s}  {goal_verdict(shape, method, base / now)}",
                 flush=True,
             )
             rows.append(
@@ -204,6 +221,7 @@ def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
                     "now_seconds": now,
                     "ratio": base / now,
                     "path_now": path,
+                    "goal": GOALS[(shape, method)],
                     "runs": runs,
                     "cpu": cpu_name(),
                     "torch": runs["now"][0]["torch"],

@@ -133,6 +133,13 @@ def test_cpu_step_times_this_checkout_on_its_fastest_path(cpu_step) -> None:
     assert Path(measured["package"]).resolve() == (REPO / "cxgrad").resolve()
 
 
+def test_cpu_step_states_every_goal(cpu_step) -> None:
+    """Every shape and method the benchmark times has a goal, and the verdict reads it."""
+    assert set(cpu_step.GOALS) == {(s, m) for s in cpu_step.SHAPES for m in cpu_step.METHODS}
+    assert cpu_step.goal_verdict("paper-84-conv4-48", "cxgrad", 1.5) == "goal 1.5x met"
+    assert cpu_step.goal_verdict("omniglot-28-conv4-64", "maml", 1.99) == "goal 2.0x not met"
+
+
 def test_cpu_step_refuses_bad_counts() -> None:
     script = REPO / "benchmarks" / "cpu_step.py"
     result = subprocess.run(
