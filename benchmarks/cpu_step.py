@@ -9,7 +9,9 @@ process times ``--iterations`` steps after ``--warmup``. One step is what ``cxgr
 does on a CPU: every task's inner loop, the query losses, one second-order backward,
 reading the loss back, one Adam step; each version with its fastest CPU path (``--path
 fastest`` where the version has it, else its ``auto``) and the CPU set-up its trainer
-applies (``cxgrad.runtime``, where the version has one). The release is checked out into
+applies (``cxgrad.runtime``, where the version has one), including its task-parallel
+meta-gradient (``cxgrad.meta.task_parallel``: "sequential x2" is the task loop in two
+threads). The release is checked out into
 a temporary ``git worktree`` and imported from there; the worktree is removed afterwards.
 
 Printed per configuration: the median seconds per iteration of each version, tasks per
@@ -92,11 +94,15 @@ def child(method: str, shape_name: str, iterations: int, warmup: int, threads: i
     )
     params = {k: v.requires_grad_() for k, v in learner.init_params(0).items()}
     optimizer = torch.optim.Adam(params.values(), lr=1e-3)
+    task_parallel = _task_parallel_on_cpu(learner, batched)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss, _ = learner.meta_batch_loss(params, batch, batched=batched)
-        loss.backward()
+        if task_parallel is not None:
+            loss, _ = task_parallel(params, batch)
+        else:
+            loss, _ = learner.meta_batch_loss(params, batch, batched=batched)
+            loss.backward()
         float(loss.detach())
         optimizer.step()
 
@@ -110,6 +116,7 @@ def child(method: str, shape_name: str, iterations: int, warmup: int, threads: i
         "seconds_per_iteration": seconds,
         "tasks_per_second": tasks / seconds,
         "batched": batched,
+        "task_workers": task_parallel.workers if task_parallel is not None else 0,
         "version": getattr(cxgrad, "__version__", "?"),
         "package": str(Path(cxgrad.__file__).parent),
         "torch": torch.__version__,
@@ -130,6 +137,20 @@ def _batched_on_cpu(use_batched_path, learner) -> bool:
         learner.channels_last_query = uses_channels_last_query("fastest", cpu)
         return use_batched_path("fastest", cpu, learner.model)
     return use_batched_path("auto", cpu)
+
+
+def _task_parallel_on_cpu(learner, batched: bool):
+    """The trainer's task-parallel meta-gradient on a CPU with ``--path fastest``, in
+    versions that have one (``cxgrad.meta.task_parallel``); else None."""
+    import torch
+
+    try:
+        from cxgrad.device import cpu_task_workers
+        from cxgrad.meta.task_parallel import TaskParallelMetaGradient
+    except ImportError:
+        return None
+    workers = cpu_task_workers("fastest", torch.device("cpu"), batched)
+    return TaskParallelMetaGradient(learner, workers, batched) if workers else None
 
 
 def run_child(root: Path, method: str, shape: str, args: argparse.Namespace) -> dict:
@@ -192,7 +213,7 @@ def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
 
     header = (
         f"{'shape':22s} {'method':7s} {args.baseline + ' s/it':>12s} {'now s/it':>9s} "
-        f"{'now tasks/s':>11s} {'ratio':>6s}  {'path now':10s}  goal"
+        f"{'now tasks/s':>11s} {'ratio':>6s}  {'path now':13s}  goal"
     )
     print(header, flush=True)
     rows = []
@@ -205,10 +226,12 @@ def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
             base = statistics.median(r["seconds_per_iteration"] for r in runs["baseline"])
             now = statistics.median(r["seconds_per_iteration"] for r in runs["now"])
             path = "batched" if runs["now"][0]["batched"] else "sequential"
+            workers = runs["now"][0].get("task_workers", 0)
+            path += f" x{workers}" if workers else ""
             print(
                 f"{shape:22s} {method:7s} {base:12.3f} {now:9.3f} "
                 f"{SHAPES[shape][-1] / now:11.2f} "
-                f"{base / now:6.2f}  {path:10s}  {goal_verdict(shape, method, base / now)}",
+                f"{base / now:6.2f}  {path:13s}  {goal_verdict(shape, method, base / now)}",
                 flush=True,
             )
             rows.append(

@@ -64,9 +64,21 @@ def use_batched_path(path: str, device: torch.device, model: object | None = Non
 
 
 def uses_channels_last_query(path: str, device: torch.device) -> bool:
-    """Whether the task loop runs each query pass channels-last (``cxgrad.meta.layout``):
-    with ``fastest`` on a CPU, where it measured faster; never on the reference paths."""
+    """Whether the query pass runs channels-last (``cxgrad.meta.layout``): with ``fastest``
+    on a CPU, where it measured faster; never on the reference paths."""
     return path == "fastest" and device.type == "cpu"
+
+
+def cpu_task_workers(path: str, device: torch.device, batched: bool) -> int:
+    """How many threads compute a meta-batch's tasks side by side
+    (``cxgrad.meta.task_parallel``), each on one core: with ``fastest`` on a CPU's task loop,
+    one per intra-op thread (``torch.get_num_threads()``), where ``benchmarks/cpu_step.py``
+    measured it faster at the paper's 84x84 shape; 0 (the meta-batch in the calling thread)
+    otherwise. On the batched path at 28x28 two workers measured no faster than one."""
+    if path != "fastest" or device.type != "cpu" or batched:
+        return 0
+    threads = torch.get_num_threads()
+    return threads if threads > 1 else 0
 
 
 def params_device(params: Mapping[str, torch.Tensor]) -> torch.device:
