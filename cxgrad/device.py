@@ -31,8 +31,8 @@ EXECUTION_PATHS = ("auto", "sequential", "batched", "fastest")
 # Largest image side at which the batched path beats the task loop on a CPU, for a backbone
 # that folds tasks into grouped convolutions (Conv4). Measured by benchmarks/cpu_step.py on
 # 2 cores: batched 1.2-1.6x faster at Omniglot's 28x28; at the paper's 84x84 the two are
-# level (both with the channels-last query pass of cxgrad.meta.layout) and the task loop,
-# which needs no grouped convolutions, is kept.
+# level in one thread (both with the channels-last query pass of cxgrad.meta.layout), and
+# the task loop with its tasks in one thread per core (cxgrad.meta.task_parallel) is faster.
 CPU_BATCHED_MAX_IMAGE_SIDE = 32
 
 
