@@ -40,8 +40,9 @@ def task_shares(tasks: int, workers: int) -> list[slice]:
 
 
 class TaskParallelMetaGradient:
-    """``meta_gradient(params, batch)``: the meta-batch's mean loss and accuracy, with the
-    meta-gradient left in each parameter's ``.grad``, computed by ``workers`` threads."""
+    """Called as ``meta_gradient(params, batch)``: the meta-batch's mean loss and accuracy
+    (detached), with the meta-gradient left in each parameter's ``.grad``, computed by
+    ``workers`` threads. A worker's exception is raised here, in the calling thread."""
 
     def __init__(self, learner: MetaLearner, workers: int, batched: bool = False) -> None:
         if workers < 2:
