@@ -105,3 +105,15 @@ def test_trainer_uses_it_on_the_fastest_task_loop(tmp_path, two_threads):
         assert (trainer.task_parallel is not None) == (path == "fastest")
         losses[path] = trainer.step()[0]
     assert losses["fastest"] == pytest.approx(losses["auto"], rel=1e-5)
+
+
+def test_a_workers_error_reaches_the_caller(two_threads):
+    """Labels out of range fail inside a worker: the caller gets the error, and the
+    process keeps its thread count."""
+    learner = tiny_learner("maml")
+    params = {k: v.requires_grad_() for k, v in learner.init_params(0).items()}
+    batch = meta_batch(tasks=2, dtype=torch.float32)
+    bad = TaskBatch(batch.x_support, batch.y_support + 7, batch.x_query, batch.y_query)
+    with pytest.raises(IndexError):
+        TaskParallelMetaGradient(learner, workers=2)(params, bad)
+    assert torch.get_num_threads() == 2
