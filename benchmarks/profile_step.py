@@ -5,7 +5,8 @@
 
 One meta-batch of 4 synthetic 5-way 1-shot tasks (15 queries), Conv4, 5 inner steps,
 second order, forward and backward, on the CPU path ``--path`` picks (``fastest`` by
-default, as ``benchmarks/cpu_step.py`` times it). After two warm-up steps it prints the
+default, as ``benchmarks/cpu_step.py`` times it: above 32x32 the task loop, its tasks in
+one thread per core). After two warm-up steps it prints the
 median and fastest wall time of ``--steps`` steps, then PyTorch profiler's operators by self
 CPU time for one more step (``--shapes`` splits them by input shape). Synthetic glyphs have
 Omniglot's shape, so no data is needed. With 2 filters at 16x16 the arithmetic is
@@ -23,19 +24,35 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from cxgrad.data import EpisodeSampler, load_synthetic
-from cxgrad.device import EXECUTION_PATHS, use_batched_path, uses_channels_last_query
+from cxgrad.device import (
+    EXECUTION_PATHS,
+    cpu_task_workers,
+    use_batched_path,
+    uses_channels_last_query,
+)
 from cxgrad.meta import METHODS, MetaConfig, MetaLearner
+from cxgrad.meta.task_parallel import TaskParallelMetaGradient
 from cxgrad.models import Conv4Config
 from cxgrad.runtime import configure_cpu
 
 
-def timed_step(learner: MetaLearner, params: dict, batch, batched: bool) -> float:
-    """Seconds for one meta-batch's loss and its second-order backward."""
+def timed_step(
+    learner: MetaLearner,
+    params: dict,
+    batch,
+    batched: bool,
+    task_parallel: TaskParallelMetaGradient | None,
+) -> float:
+    """Seconds for one meta-batch's loss and its second-order backward, computed as the
+    trainer computes it (``task_parallel`` where the path runs the tasks in threads)."""
     for tensor in params.values():
         tensor.grad = None
     start = time.perf_counter()
-    loss, _ = learner.meta_batch_loss(params, batch, batched=batched)
-    loss.backward()
+    if task_parallel is not None:
+        task_parallel(params, batch)
+    else:
+        loss, _ = learner.meta_batch_loss(params, batch, batched=batched)
+        loss.backward()
     return time.perf_counter() - start
 
 
@@ -69,14 +86,17 @@ def main() -> None:
         learner = MetaLearner(model, MetaConfig(method=method))
         learner.channels_last_query = uses_channels_last_query(args.path, cpu)
         batched = use_batched_path(args.path, cpu, model)
+        workers = cpu_task_workers(args.path, cpu, batched)
+        parallel = TaskParallelMetaGradient(learner, workers, batched) if workers else None
         params = {k: v.requires_grad_() for k, v in learner.init_params(0).items()}
+        step = (learner, params, batch, batched, parallel)
 
         for _ in range(2):  # warm-up: allocator, oneDNN primitive caches
-            timed_step(learner, params, batch, batched)
-        times = [timed_step(learner, params, batch, batched) for _ in range(args.steps)]
+            timed_step(*step)
+        times = [timed_step(*step) for _ in range(args.steps)]
         with profile(activities=[ProfilerActivity.CPU], record_shapes=args.shapes) as prof:
-            timed_step(learner, params, batch, batched)
-        path = "batched" if batched else "sequential"
+            timed_step(*step)
+        path = ("batched" if batched else "sequential") + (f" x{workers}" if workers else "")
         print(
             f"{method}: one step median {statistics.median(times):.3f} s, fastest "
             f"{min(times):.3f} s ({args.steps} steps; {path} path, channels-last query "
