@@ -145,12 +145,10 @@ def _task_parallel_on_cpu(learner, batched: bool):
     import torch
 
     try:
-        from cxgrad.device import cpu_task_workers
-        from cxgrad.meta.task_parallel import TaskParallelMetaGradient
+        from cxgrad.meta.task_parallel import cpu_task_parallel
     except ImportError:
         return None
-    workers = cpu_task_workers("fastest", torch.device("cpu"), batched)
-    return TaskParallelMetaGradient(learner, workers, batched) if workers else None
+    return cpu_task_parallel(learner, "fastest", torch.device("cpu"), batched)
 
 
 def run_child(root: Path, method: str, shape: str, args: argparse.Namespace) -> dict:

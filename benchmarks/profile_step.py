@@ -24,14 +24,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from cxgrad.data import EpisodeSampler, load_synthetic
-from cxgrad.device import (
-    EXECUTION_PATHS,
-    cpu_task_workers,
-    use_batched_path,
-    uses_channels_last_query,
-)
+from cxgrad.device import EXECUTION_PATHS, use_batched_path, uses_channels_last_query
 from cxgrad.meta import METHODS, MetaConfig, MetaLearner
-from cxgrad.meta.task_parallel import TaskParallelMetaGradient
+from cxgrad.meta.task_parallel import TaskParallelMetaGradient, cpu_task_parallel
 from cxgrad.models import Conv4Config
 from cxgrad.runtime import configure_cpu
 
@@ -86,8 +81,7 @@ def main() -> None:
         learner = MetaLearner(model, MetaConfig(method=method))
         learner.channels_last_query = uses_channels_last_query(args.path, cpu)
         batched = use_batched_path(args.path, cpu, model)
-        workers = cpu_task_workers(args.path, cpu, batched)
-        parallel = TaskParallelMetaGradient(learner, workers, batched) if workers else None
+        parallel = cpu_task_parallel(learner, args.path, cpu, batched)
         params = {k: v.requires_grad_() for k, v in learner.init_params(0).items()}
         step = (learner, params, batch, batched, parallel)
 
@@ -96,7 +90,9 @@ def main() -> None:
         times = [timed_step(*step) for _ in range(args.steps)]
         with profile(activities=[ProfilerActivity.CPU], record_shapes=args.shapes) as prof:
             timed_step(*step)
-        path = ("batched" if batched else "sequential") + (f" x{workers}" if workers else "")
+        path = ("batched" if batched else "sequential") + (
+            f" x{parallel.workers}" if parallel else ""
+        )
         print(
             f"{method}: one step median {statistics.median(times):.3f} s, fastest "
             f"{min(times):.3f} s ({args.steps} steps; {path} path, channels-last query "

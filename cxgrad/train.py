@@ -26,11 +26,11 @@ from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
 from cxgrad.data import FewShotDataset
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.data.registry import get_spec
-from cxgrad.device import cpu_task_workers, use_batched_path, uses_channels_last_query
+from cxgrad.device import use_batched_path, uses_channels_last_query
 from cxgrad.errors import TrainingDiverged
 from cxgrad.evaluate import evaluate
 from cxgrad.meta.learner import Params
-from cxgrad.meta.task_parallel import TaskParallelMetaGradient
+from cxgrad.meta.task_parallel import cpu_task_parallel
 from cxgrad.run_dir import RunDir
 from cxgrad.run_setup import (
     build_learner,
@@ -91,11 +91,8 @@ class Trainer:
             self.run.write_data_root(data_root)
         self.learner = build_learner(self.config)
         self.learner.channels_last_query = self.channels_last_query
-        workers = cpu_task_workers(path, self.device, self.batched)
         # The tasks of a meta-batch side by side in threads (CPU, ``fastest``, task loop).
-        self.task_parallel = (
-            TaskParallelMetaGradient(self.learner, workers, self.batched) if workers else None
-        )
+        self.task_parallel = cpu_task_parallel(self.learner, path, self.device, self.batched)
         params = self.learner.init_params(self.config.seed)
         self.params: Params = {
             k: v.to(self.device).requires_grad_() for k, v in sorted(params.items())

@@ -10,7 +10,7 @@ from helpers import tiny_learner, tiny_run_config
 
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.device import cpu_task_workers
-from cxgrad.meta.task_parallel import TaskParallelMetaGradient, task_shares
+from cxgrad.meta.task_parallel import TaskParallelMetaGradient, cpu_task_parallel, task_shares
 from cxgrad.train import Trainer
 
 
@@ -91,6 +91,9 @@ def test_only_fastest_task_loop_on_a_cpu(two_threads):
     for path in ("auto", "sequential", "batched"):  # the reference paths: one thread
         assert cpu_task_workers(path, cpu, batched=False) == 0
     assert cpu_task_workers("fastest", cuda, batched=False) == 0
+    learner = tiny_learner("maml")
+    assert cpu_task_parallel(learner, "fastest", cpu, batched=False).workers == 2
+    assert cpu_task_parallel(learner, "auto", cpu, batched=False) is None
     torch.set_num_threads(1)
     assert cpu_task_workers("fastest", cpu, batched=False) == 0  # one core: nothing to share
 
