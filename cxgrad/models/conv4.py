@@ -25,6 +25,9 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
+from cxgrad.models.input_conv import conv3x3
+from cxgrad.models.pooling import max_pool2x2
+
 Params = dict[str, torch.Tensor]
 
 ACTIVATIONS = ("leaky_relu", "relu")
@@ -121,7 +124,7 @@ def conv4_features(params: Params, x: torch.Tensor, config: Conv4Config) -> list
 
 
 def _block(params: Params, h: torch.Tensor, layer: int, config: Conv4Config) -> torch.Tensor:
-    h = F.conv2d(h, params[f"conv{layer}.weight"], padding=1)
+    h = conv3x3(h, params[f"conv{layer}.weight"])
     # training=True with no running buffers: normalize with this batch's statistics only.
     h = F.batch_norm(
         h,
@@ -135,7 +138,7 @@ def _block(params: Params, h: torch.Tensor, layer: int, config: Conv4Config) -> 
     # Pool, then activate: both activations are non-decreasing, so they commute with the max
     # (the same values, and the same window element wins a tie, so the same gradients, to
     # the bit), and the activation and its backward then touch a quarter of the elements.
-    h = F.max_pool2d(h, 2)
+    h = max_pool2x2(h)
     return F.leaky_relu(h, 0.01) if config.activation == "leaky_relu" else F.relu(h)
 
 
@@ -174,13 +177,13 @@ def conv4_forward_tasks(params: Params, x: torch.Tensor, config: Conv4Config) ->
     h = x.transpose(0, 1).reshape(n, tasks * channels, height, width)
     for layer in range(1, config.layers + 1):
         weight = _per_task(params[f"conv{layer}.weight"], _BASE_RANK["conv"], tasks)
-        h = F.conv2d(h, weight.flatten(0, 1), padding=1, groups=tasks)
+        h = conv3x3(h, weight.flatten(0, 1), groups=tasks)
         gamma = _per_task(params[f"bn{layer}.weight"], _BASE_RANK["bn"], tasks)
         beta = _per_task(params[f"bn{layer}.bias"], _BASE_RANK["bn"], tasks)
         h = F.batch_norm(
             h, None, None, gamma.flatten(), beta.flatten(), training=True, eps=config.bn_eps
         )
-        h = F.max_pool2d(h, 2)  # before the activation, as in _block (bit-identical)
+        h = max_pool2x2(h)  # before the activation, as in _block (bit-identical)
         # In place: max-pooling's backward needs its input and indices, not its output, so
         # the activation may overwrite it.
         if config.activation == "leaky_relu":
