@@ -25,7 +25,6 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from cxgrad.models.input_conv import conv3x3
 from cxgrad.models.pooling import max_pool2x2
 
 Params = dict[str, torch.Tensor]
@@ -124,7 +123,7 @@ def conv4_features(params: Params, x: torch.Tensor, config: Conv4Config) -> list
 
 
 def _block(params: Params, h: torch.Tensor, layer: int, config: Conv4Config) -> torch.Tensor:
-    h = conv3x3(h, params[f"conv{layer}.weight"])
+    h = F.conv2d(h, params[f"conv{layer}.weight"], padding=1)
     # training=True with no running buffers: normalize with this batch's statistics only.
     h = F.batch_norm(
         h,
@@ -177,7 +176,7 @@ def conv4_forward_tasks(params: Params, x: torch.Tensor, config: Conv4Config) ->
     h = x.transpose(0, 1).reshape(n, tasks * channels, height, width)
     for layer in range(1, config.layers + 1):
         weight = _per_task(params[f"conv{layer}.weight"], _BASE_RANK["conv"], tasks)
-        h = conv3x3(h, weight.flatten(0, 1), groups=tasks)
+        h = F.conv2d(h, weight.flatten(0, 1), padding=1, groups=tasks)
         gamma = _per_task(params[f"bn{layer}.weight"], _BASE_RANK["bn"], tasks)
         beta = _per_task(params[f"bn{layer}.bias"], _BASE_RANK["bn"], tasks)
         h = F.batch_norm(
