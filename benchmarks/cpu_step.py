@@ -29,7 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,11 +63,22 @@ def goal_verdict(shape: str, method: str, ratio: float) -> str:
     return f"goal {goal:.1f}x {'met' if ratio >= goal else 'not met'}"
 
 
-def child(method: str, shape_name: str, iterations: int, warmup: int, threads: int) -> dict:
-    """Time one configuration with whichever ``cxgrad`` is first on ``sys.path``."""
+class BuiltStep(NamedTuple):
+    """One configuration's training step, and what it is made of."""
+
+    step: Callable[[], None]
+    learner: Any
+    params: dict
+    batch: Any
+    batched: bool
+    task_parallel: Any
+
+
+def build_step(method: str, shape_name: str, threads: int) -> BuiltStep:
+    """The step ``cxgrad train`` takes on a CPU, with whichever ``cxgrad`` is first on
+    ``sys.path``: the version's fastest CPU path and CPU set-up, Adam, random inputs."""
     import torch
 
-    import cxgrad
     from cxgrad.data.episodes import TaskBatch
     from cxgrad.device import use_batched_path
     from cxgrad.meta import MetaConfig, MetaLearner
@@ -106,17 +119,28 @@ def child(method: str, shape_name: str, iterations: int, warmup: int, threads: i
         float(loss.detach())
         optimizer.step()
 
+    return BuiltStep(step, learner, params, batch, batched, task_parallel)
+
+
+def child(method: str, shape_name: str, iterations: int, warmup: int, threads: int) -> dict:
+    """Time one configuration with whichever ``cxgrad`` is first on ``sys.path``."""
+    import torch
+
+    import cxgrad
+
+    built = build_step(method, shape_name, threads)
     for _ in range(warmup):
-        step()
+        built.step()
     start = time.perf_counter()
     for _ in range(iterations):
-        step()
+        built.step()
     seconds = (time.perf_counter() - start) / iterations
+    tasks = SHAPES[shape_name][-1]
     return {
         "seconds_per_iteration": seconds,
         "tasks_per_second": tasks / seconds,
-        "batched": batched,
-        "task_workers": task_parallel.workers if task_parallel is not None else 0,
+        "batched": built.batched,
+        "task_workers": built.task_parallel.workers if built.task_parallel is not None else 0,
         "version": getattr(cxgrad, "__version__", "?"),
         "package": str(Path(cxgrad.__file__).parent),
         "torch": torch.__version__,

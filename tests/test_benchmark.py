@@ -13,16 +13,20 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "benchmarks" / "throughput.py"
 SHELL_SCRIPTS = sorted([*REPO.glob("benchmarks/*.sh"), *REPO.glob("scripts/*.sh")])
+
+
+def load_benchmark(name: str):
+    """A script of benchmarks/ as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def throughput():
-    spec = importlib.util.spec_from_file_location("throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("throughput")
 
 
 def test_storage_bytes_counts_views_once(throughput) -> None:
@@ -118,11 +122,7 @@ def test_gpu_chapters_refuses_unknown_chapters_and_sizes(tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def cpu_step():
-    path = REPO / "benchmarks" / "cpu_step.py"
-    spec = importlib.util.spec_from_file_location("cpu_step", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("cpu_step")
 
 
 def test_cpu_step_times_this_checkout_on_its_fastest_path(cpu_step) -> None:
@@ -146,3 +146,43 @@ def test_cpu_step_refuses_bad_counts() -> None:
         [sys.executable, str(script), "--repeats", "0"], capture_output=True, text=True, cwd=REPO
     )
     assert result.returncode == 2 and "--repeats must be at least 1, got 0" in result.stderr
+
+
+def test_cpu_roofline_measures_flops_time_and_convolution_share() -> None:
+    roofline = load_benchmark("cpu_roofline")
+    row = roofline.measure(roofline._cpu_step(), "maml", "omniglot-28-conv4-32", 1, steps=1)
+    # Conv4-32 on 28x28, 4 tasks, second order: about 9 GFLOP a step, mostly convolutions.
+    assert 5 < row["gflop"] < 15 and row["seconds"] > 0
+    assert 0.2 < row["convolution_share"] < 1
+
+
+def test_cpu_roofline_states_what_a_goal_asks() -> None:
+    roofline = load_benchmark("cpu_roofline")
+    row = {"gflop": 10.0, "seconds": 0.2, "convolution_share": 0.5}
+    # Goal: 0.3 s / 2 = 0.15 s, 66.7 GFLOP/s; convolutions keep 0.1 s, the rest 0.1 -> 0.05.
+    text = roofline.goal_row(row, {"baseline_seconds": 0.3, "goal": 2.0}, peak=100.0)
+    assert text == (
+        "goal 2.0x: 0.150 s, 67 GFLOP/s (67% of peak); the rest 0.100 s -> 0.050 s (2.0x)"
+    )
+    beyond = roofline.goal_row(row, {"baseline_seconds": 0.15, "goal": 2.0}, peak=100.0)
+    assert beyond.endswith("the rest 0.100 s -> 0.000 s (impossible)")
+
+
+def test_cpu_roofline_refuses_bad_arguments(tmp_path: Path) -> None:
+    script = REPO / "benchmarks" / "cpu_roofline.py"
+    missing = tmp_path / "nope.json"
+    for args, message in (
+        (["--goals", str(missing)], f"no file {missing}"),
+        (["--shapes", "huge"], "unknown shape 'huge'"),
+        (["--steps", "0"], "must be at least 1"),
+    ):
+        result = subprocess.run(
+            [sys.executable, str(script), *args], capture_output=True, text=True, cwd=REPO
+        )
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_max_pool_benchmark_compares_the_same_bits() -> None:
+    bench = load_benchmark("max_pool")
+    times, same = bench.measure((1, 2, 6, 6), repeats=1)
+    assert same and len(times) == 4 and all(t > 0 for t in times)
