@@ -14,8 +14,10 @@ float32 matrix multiplication (``torch.mm``, 2048x2048) with the same threads.
 With ``--goals`` (a JSON that ``cpu_step.py --json`` wrote on this machine) it also prints
 the step time each goal asks for (the release's time divided by the goal), the rate that
 would need, and by what factor the time outside the convolutions would have to shrink if
-the convolutions kept the time they take now: the part of the step that any remaining
-speed-up has to come from.
+the convolutions kept their share of the step: the part of the step that any remaining
+speed-up has to come from. Those lines take the step's time from the JSON, measured back
+to back with the release's, not from this run: a shared machine's speed drifts by 10-20%
+within an hour, and a goal is a ratio of two times measured together.
 """
 
 from __future__ import annotations
@@ -148,7 +150,10 @@ def main() -> int:
                 f"{rate:8.0f} {rate / peak:7.0%} {row['convolution_share']:10.0%}"
             )
             if (shape, method) in goals:
-                line += "  " + goal_row(row, goals[(shape, method)], peak)
+                goal = goals[(shape, method)]
+                measured_with_release = {**row, "seconds": goal["now_seconds"]}
+                line += f"  beside the release {goal['now_seconds']:.3f} s: "
+                line += goal_row(measured_with_release, goal, peak)
             print(line, flush=True)
     return 0
 
