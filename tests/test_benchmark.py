@@ -168,18 +168,18 @@ def test_cpu_roofline_states_what_a_goal_asks() -> None:
     assert beyond.endswith("the rest 0.100 s -> 0.000 s (impossible)")
 
 
-def test_cpu_roofline_refuses_bad_arguments(tmp_path: Path) -> None:
-    script = REPO / "benchmarks" / "cpu_roofline.py"
+def test_cpu_roofline_refuses_bad_arguments(tmp_path: Path, monkeypatch, capsys) -> None:
+    roofline = load_benchmark("cpu_roofline")
     missing = tmp_path / "nope.json"
     for args, message in (
         (["--goals", str(missing)], f"no file {missing}"),
         (["--shapes", "huge"], "unknown shape 'huge'"),
         (["--steps", "0"], "must be at least 1"),
     ):
-        result = subprocess.run(
-            [sys.executable, str(script), *args], capture_output=True, text=True, cwd=REPO
-        )
-        assert result.returncode == 2 and message in result.stderr, result.stderr
+        monkeypatch.setattr(sys, "argv", ["cpu_roofline.py", *args])
+        with pytest.raises(SystemExit) as exit_:
+            roofline.main()
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_max_pool_benchmark_compares_the_same_bits() -> None:
