@@ -43,6 +43,10 @@ def median_ms(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times) * 1000
 
 
+def plain_pool(h: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(h, 2)
+
+
 def through_second_order(pool, x: torch.Tensor, scale: torch.Tensor) -> list[torch.Tensor]:
     """Pooled values, the gradient of a per-channel scale through the pool's backward, and
     a second-order gradient through its double backward."""
@@ -66,10 +70,6 @@ def measure(shape: tuple[int, ...], repeats: int) -> tuple[list[float], bool]:
     ]
     results = [through_second_order(pool, x, scale) for pool in pools]
     return times, all(torch.equal(a, b) for a, b in zip(*results, strict=True))
-
-
-def plain_pool(h: torch.Tensor) -> torch.Tensor:
-    return F.max_pool2d(h, 2)
 
 
 def main() -> int:
