@@ -375,6 +375,15 @@ def _sweep_parser(sub) -> None:
     )
     table.add_argument("--results", type=Path, default=RESULTS_DIR)
     table.set_defaults(handler=_cmd_sweep_table)
+    plan = sweep_sub.add_parser(
+        "plan",
+        help="the power calculation that fixes how many seeds the deciding records get",
+        description="From the spread of the first ten seeds' paired differences, the seeds "
+        "that each deciding comparison's equivalence test (TOST, 1-point margin) needs for "
+        "80% power, and the planned size of record.",
+    )
+    plan.add_argument("--results", type=Path, default=RESULTS_DIR)
+    plan.set_defaults(handler=_cmd_sweep_plan)
 
 
 def _sweeps():  # noqa: ANN202 (the module, imported only when a sweep command runs)
@@ -472,6 +481,13 @@ def _cmd_sweep_table(args: argparse.Namespace) -> int:
     context_jobs = markdown_comparisons(records, CONTEXT_JOB_PAIRS)
     if context_jobs:
         print("\n" + context_jobs)
+    return 0
+
+
+def _cmd_sweep_plan(args: argparse.Namespace) -> int:
+    from cxgrad.records import load_records, sample_size_plan
+
+    print(sample_size_plan(load_records(args.results)))
     return 0
 
 

@@ -156,6 +156,23 @@ CONTEXT_JOB_PAIRS = [("cxgrad-mixed", "cxgrad-frozen-mixed")] + [
 ]
 
 
+# The comparisons that decide whether CxGrad's context matters (chapter 10), and the number of
+# seeds of record each of their configurations gets at 500 iterations. The number was fixed
+# before the runs, from the spread of the first ten seeds' paired differences: the largest
+# sample size that `cxgrad sweep plan` printed (TOST at a 1-point margin, level 0.05, 80% power
+# at a true difference of 0; cxgrad - cxgrad-frozen, sd 1.99 points, needed 36). The verdicts
+# are read at that size, whatever they are: no seeds are added after it.
+DECIDING_PAIRS = [
+    ("cxgrad", "cxgrad-frozen"),
+    ("cxgrad", "igs"),
+    ("cxgrad", "maml-lslr"),
+    ("cxgrad-frozen", "igs"),
+]
+DECIDING_CONFIGURATIONS = ("cxgrad", "cxgrad-frozen", "igs", "maml-lslr")
+PLANNED_SEEDS = 36
+PLAN_FROM_SEEDS = range(10)  # the seeds whose spread fixed PLANNED_SEEDS
+
+
 def record_config(name: str, seed: int, iterations: int = RECORD_ITERATIONS) -> TrainConfig:
     """The configuration of record run ``name`` with ``seed``."""
     if name not in CONFIGURATIONS:
@@ -579,6 +596,44 @@ def markdown_comparisons(
             f"{c.equivalence_p:.3f} | {c.equivalence_verdict()} |"
         )
     return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def sample_size_plan(
+    records: dict[str, dict[int, dict[str, Any]]],
+    pairs: list[tuple[str, str]] = DECIDING_PAIRS,
+    seeds: Sequence[int] = PLAN_FROM_SEEDS,
+) -> str:
+    """The power calculation behind ``PLANNED_SEEDS``, as a table: per comparison the spread of
+    its per-seed differences over ``seeds`` and the seeds its TOST needs (``cxgrad.power``)."""
+    from cxgrad.power import POWER, plan_sample_size
+
+    chosen = {
+        name: {s: r for s, r in records[name].items() if s in seeds}
+        for name in {n for pair in pairs for n in pair}
+        if name in records
+    }
+    per_seed = {(a, b): compare(chosen, a, b).per_seed for a, b in pairs}
+    plans = plan_sample_size(per_seed, EQUIVALENCE_MARGIN, EQUIVALENCE_ALPHA, POWER)
+    margin = f"{100 * EQUIVALENCE_MARGIN:g}"
+    lines = [
+        f"TOST at a margin of +-{margin} point, level {EQUIVALENCE_ALPHA}, power {POWER:.0%} "
+        "at a true difference of 0, planned from the spread of seeds "
+        f"{min(seeds)}-{max(seeds)}:",
+        "",
+        "| comparison | seeds planned from | sd of the differences | seeds needed |",
+        "| --- | --- | --- | --- |",
+    ]
+    for p in plans:
+        lines.append(
+            f"| `{p.a}` - `{p.b}` | {p.seeds_now} | {100 * p.sd:.2f} points | {p.seeds_needed} |"
+        )
+    needed = max(p.seeds_needed for p in plans)
+    lines += [
+        "",
+        f"largest: {needed} seeds; planned size of record (cxgrad.records.PLANNED_SEEDS): "
+        f"{PLANNED_SEEDS}",
+    ]
+    return "\n".join(lines)
 
 
 def markdown_table(records: dict[str, dict[int, dict[str, Any]]]) -> str:
