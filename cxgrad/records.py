@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any
 from cxgrad.config import TrainConfig
 from cxgrad.course import omniglot_config
 from cxgrad.errors import ConfigError
+from cxgrad.hardware import cpu_name, kernels
 
 RECORD_ITERATIONS = 500
 RECORD_TEST_TASKS = 600
@@ -205,16 +205,6 @@ def _provenance() -> dict[str, Any]:
     }
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def run_record(
     name: str,
     seed: int,
@@ -300,6 +290,7 @@ def run_record(
             "device": used.type,
             **({"gpu": torch.cuda.get_device_name(used)} if used.type == "cuda" else {}),
             "cpu": cpu_name(),
+            "kernels": kernels(),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "python": sys.version.split()[0],
@@ -661,7 +652,8 @@ def hardware_note(records: dict[str, dict[int, dict[str, Any]]], here: str | Non
     made = sorted(
         {
             f"{r['hardware']['cpu']}, {r['hardware']['threads']} thread(s), "
-            f"torch {r['hardware']['torch']}"
+            f"torch {r['hardware']['torch']}, "
+            f"{r['hardware'].get('kernels', 'CPU kernels not recorded')}"
             for seeds in records.values()
             for r in seeds.values()
             if "hardware" in r

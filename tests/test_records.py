@@ -149,8 +149,12 @@ def test_drift_tolerances():
 def test_the_records_table_says_where_they_were_made():
     records = {"maml": {0: {"hardware": {"cpu": "AMD EPYC", "threads": 1, "torch": "2.14.1"}}}}
     assert hardware_note(records, here="AMD EPYC") == (
-        "Records made on AMD EPYC, 1 thread(s), torch 2.14.1."
+        "Records made on AMD EPYC, 1 thread(s), torch 2.14.1, CPU kernels not recorded."
     )
+    records["maml"][1] = {
+        "hardware": {"cpu": "AMD EPYC", "threads": 1, "torch": "2.14.1", "kernels": "ATen AVX2"}
+    }
+    assert "torch 2.14.1, ATen AVX2; AMD EPYC" in hardware_note(records, here="AMD EPYC")
     elsewhere = hardware_note(records, here="Intel Xeon")
     assert "This machine is Intel Xeon" in elsewhere and "bit-identical" in elsewhere
     assert hardware_note({"maml": {0: {}}}) == ""
