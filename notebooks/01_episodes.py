@@ -116,8 +116,7 @@ print(omniglot.summary())
 # script. (The `maml` split instead reproduces the character-level protocol that MAML
 # {cite}`finn2017maml` and MAML++ {cite}`antoniou2019maml` report on.)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 for name, split in omniglot.splits.items():
     alphabets = sorted({c.split("/")[0] for c in split.class_names})
     print(
@@ -179,8 +178,7 @@ show_episode(batch, 1, "The next training task: new characters, new label order"
 # keeps its promises: the support and query images of a task are different drawings, and
 # the labels 0..N-1 each appear K times in the support set.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 task = sampler.batch(42, 1)
 support = task.x_support[0].flatten(1)
 query = task.x_query[0].flatten(1)
@@ -196,8 +194,7 @@ print("task 42 drawn twice is identical:", bool((same.x_query == task.x_query).a
 # A baseline that learns nothing from other tasks: label each query with the label of the
 # nearest support image in pixel space. Chance is 1/N = 20% for 5 ways.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 test_sampler = EpisodeSampler(
     omniglot.split("test"), WAYS, SHOTS, QUERIES, seed=0, split_name="test"
 )

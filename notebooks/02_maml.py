@@ -219,8 +219,7 @@ def meta_step(theta, optimizer, batch):
 # compare them in float64, where any disagreement beyond rounding would be a real
 # difference in the computation.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 library = build_learner(tiny_config)  # MetaLearner for MAML with the same tiny Conv4
 theta64 = {k: v.double().requires_grad_() for k, v in library.init_params(seed=0).items()}
 train_sampler = EpisodeSampler(omniglot.split("train"), 5, 1, 15, seed=0)
@@ -243,8 +242,7 @@ print(f"max |meta-gradient difference| < 1e-10: {grad_gap < 1e-10}")
 # parameters, feed it the same meta-batches, and compare the parameters after three outer
 # iterations (in float32 this time, the precision training uses).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 with tempfile.TemporaryDirectory() as scratch:
     # On the CPU, like our theta: this compares arithmetic, not speed.
     run = Path(scratch) / "run"
@@ -331,8 +329,7 @@ def print_orders(rows):
 # A cosine of 1 would mean that the first-order approximation points in exactly the same
 # direction as the true meta-gradient.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 task = train_sampler.batch(7, 1).to("cpu", torch.float64)
 omniglot_task = (task.x_support[0], task.y_support[0], task.x_query[0], task.y_query[0])
 at_init = compare_orders(learner.init_params(seed=0), omniglot_task)
@@ -366,8 +363,7 @@ print("run directory:", run_dir.name, "with", sorted(p.name for p in run_dir.ite
 # accuracy after adaptation) and every validation one more. The first record is the loss
 # of the very first meta-batch, at the initialization: a fixed number for a fixed seed.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 steps = [r for r in metrics if "loss" in r]
 validations = [r for r in metrics if "val_accuracy" in r]
 print(f"iteration 1: query loss {steps[0]['loss']:.4f}, accuracy {steps[0]['accuracy']:.4f}")

@@ -156,8 +156,7 @@ for layer, names in layer_groups(learner).items():
 # so that the curves show how the *network* changes and not which tasks happen to be in
 # the current meta-batch. At the initialization, before any meta-learning:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 train_tasks = samplers(config, omniglot)["train"]  # the seeded sampler the Trainer uses
 norm_batch = train_tasks.batch(1_000_000, NORM_TASKS)
 at_init = inner_gradient_norms(learner, init, norm_batch)
@@ -292,8 +291,7 @@ for layer in LAYERS:
 # on Omniglot tasks resized to 84x84 (a measurement at initialization needs no training,
 # only the support sets; loading Omniglot at 84x84 takes a little while).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 if PAPER_GEOMETRY:
     omniglot84 = load_omniglot(DATA_ROOT, image_size=84, progress=False)
     big = omniglot_config("maml", filters=48, image_size=84)
@@ -348,8 +346,7 @@ if PAPER_GEOMETRY:
 # The last measurement of this chapter checks that the training loop above is
 # reproducible: the norms at the end of the run, for the seeded configuration.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 print(f"norms at iteration {history['iteration'][-1]}:")
 print("  ".join(f"{layer} {final[layer]:.3g}" for layer in LAYERS))
 
@@ -377,8 +374,7 @@ print("  ".join(f"{layer} {final[layer]:.3g}" for layer in LAYERS))
 # norm then grows over 50,000 iterations, as the paper reports, this CPU-sized chapter
 # cannot tell.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 from cxgrad.findings import Findings
 
 per_parameter = {layer: final[layer] / np.sqrt(sizes[layer]) for layer in LAYERS}

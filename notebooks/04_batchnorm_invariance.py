@@ -227,8 +227,7 @@ def rescaled(p, name, a):
     return {**p, name: a * p[name]}
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 for name in CONVS:
     loss, g = loss_and_grad(params, name, exact)
     cosine = float((params[name] * g).sum() / (params[name].norm() * g.norm()))
@@ -314,8 +313,7 @@ plt.show()
 # (Pythagoras). Plain gradient descent on such a weight keeps lowering its own effective
 # learning rate. Both claims are checked below, for conv2 and the factors $a$ above.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 ALPHA = 0.01
 name = "conv2.weight"
 u = params[name] / params[name].norm()

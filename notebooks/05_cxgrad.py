@@ -199,8 +199,7 @@ def igs(p, gammas):
     return {**p, **implicit_gradient_scaling(p, CONVS, gammas)}
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 scaled = igs(params, gammas)
 print(
     "norms after IGS == gamma:",
@@ -235,8 +234,7 @@ def conv_gradients(learner, p):
     return dict(zip(CONVS, grads, strict=True))
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 maml_grad, cxgrad_grad = conv_gradients(exact, params), conv_gradients(exact, scaled)
 maml_eps, cxgrad_eps = conv_gradients(learner, params), conv_gradients(learner, scaled)
 for layer, name in enumerate(CONVS):
@@ -324,8 +322,7 @@ def cxgrad_adapt_from_scratch(learner, params, x, y, steps):
 # its count starts again too. The step-wise scheme of the paper's Table 3 (chapter 9)
 # resets $\nu$ to zero and warms it up again before every step: two updates per step.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 steps = learner.meta.inner_steps_train
 ours = cxgrad_adapt_from_scratch(learner, params, xs, ys, steps)
 library = learner.adapt(params, xs, ys, steps, first_order=True)
@@ -364,8 +361,7 @@ def context_gradient(learner, p):
     return g_nu
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 g_eps, g_none = context_gradient(learner, params), context_gradient(exact, params)
 print("no eps:   ||grad_nu L|| < 1e-10:", float(g_none.norm()) < 1e-10)
 print("eps 1e-5: ||grad_nu L|| > 1e-7: ", float(g_eps.norm()) > 1e-7)
@@ -669,8 +665,7 @@ for method, result in results.items():
 # that gain comes from the task-dependent context, as the paper argues, or from the
 # larger, meta-learned inner steps in the backbone; chapter 10 tests that with controls.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 from cxgrad.findings import Findings
 
 factors = {n: params[n].norm() / gammas[layer] for layer, n in enumerate(CONVS)}

@@ -182,8 +182,7 @@ print(omniglot.summary())
 # The library encodes the difference in one list per method, `MetaLearner.adapted_names`
 # (BatchNorm's $\gamma$ and $\beta$ are meta-learned only, in every method):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 for method in METHODS:
     learner = build_learner(configs[method])
     params = learner.init_params(SEED)
@@ -201,8 +200,7 @@ for method in METHODS:
 # (seed 0, no meta-training) on the first five test tasks: a deterministic reference that
 # also shows where meta-training starts from (chance is 20%).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 test_sampler = EpisodeSampler(omniglot.split("test"), 5, 1, 15, seed=0, split_name="test")
 untrained = {}
 for method in METHODS:
@@ -311,8 +309,7 @@ plt.show()
 # Both are in `cxgrad.evaluate.confidence_intervals`. A tiny example computed by hand
 # first, so that the formulas above are the ones the library uses:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 toy = [0.2, 0.4, 0.6, 0.8, 1.0]  # five tasks' accuracies, 75 queries each
 mean = sum(toy) / len(toy)
 by_hand_tasks = 1.96 * math.sqrt(sum((a - mean) ** 2 for a in toy) / (len(toy) - 1) / len(toy))
@@ -420,8 +417,7 @@ for method in ["maml", "anil", "boil"]:
 # were made with `cxgrad sweep run` on a 2-core CPU; the cell prints the commit that
 # trained the first of them.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 from pathlib import Path
 
 from cxgrad.records import RESULTS_DIR, compare, load_records, summary_rows
@@ -549,8 +545,7 @@ assert max(record_gap.per_seed) - min(record_gap.per_seed) > 0.02
 # above MAML on miniImageNet and tieredImageNet; our gap is larger, but on an easier
 # dataset after 200 iterations it is not comparable.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 from cxgrad.findings import Findings
 
 

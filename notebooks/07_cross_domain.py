@@ -156,8 +156,7 @@ print("files found in", fashion.info["folder"])
 # texture on a black background. Even the average brightness is on the other side of
 # the scale:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 for name, data in (("Omniglot test", omniglot), ("Fashion-MNIST test", fashion)):
     images = data.split("test").images.float() / 255
     ink = (images < 0.5).float().mean()  # fraction of dark pixels
@@ -169,8 +168,7 @@ for name, data in (("Omniglot test", omniglot), ("Fashion-MNIST test", fashion))
 # method and every reader. With only ten classes, many tasks share classes, but each
 # draws other images and assigns the labels in another order.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 fashion_tasks = EpisodeSampler(fashion.split("test"), 5, 1, 15, seed=0, split_name="test")
 omniglot_tasks = EpisodeSampler(omniglot.split("test"), 5, 1, 15, seed=0, split_name="test")
 
@@ -343,8 +341,7 @@ for method in [m for m in METHODS if m != "cxgrad"]:
 # check on 5 tasks; the comparison after them uses the first `BASELINE_TASKS` tasks, paired
 # with the meta-trained model's accuracy on the same tasks.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 for method, (learner, _) in models.items():
     fresh = learner.init_params(SEED)
     r = evaluate(learner, [fresh], fashion_tasks, tasks=5, progress=False)
@@ -393,8 +390,7 @@ print(f"(Fashion-MNIST, first {BASELINE_TASKS} test tasks, paired 95% intervals)
 # the paired difference, and how many points each method loses between the domains, with
 # t intervals over the ten seeds.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 from pathlib import Path
 
 from cxgrad.records import RESULTS_DIR, compare, load_records, mean_and_ci95, summary_rows
@@ -545,8 +541,7 @@ print("same tasks, same result:", abs(check.accuracy - ours) < 1e-9)
 # cannot tell: 1-shot Omniglot to Fashion-MNIST after 200 iterations is not the paper's
 # 5-shot miniImageNet to CUB after 50,000.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 from cxgrad.findings import Findings
 
 

@@ -177,8 +177,7 @@ def course_config(method):
 # `cxgrad.analysis.linear_cka` and has the invariances just claimed:
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 def cka_by_hand(x, y):
     x = x.double() - x.double().mean(0)
     y = y.double() - y.double().mean(0)
@@ -213,8 +212,7 @@ print(f"by hand vs library: difference < 1e-10: {agree < 1e-10}")
 # A sanity check first, on freshly initialized (seed 0, untrained) networks and test
 # task 0. ANIL never adapts the body, so all four of its blocks must give exactly 1:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 task = test_tasks.batch(0, 1)
 untrained_cka = {}
 for method in ["anil", *METHODS]:
@@ -530,8 +528,7 @@ else:
 # {doc}`../book/reproduction`); the paper's MAML, near 1 after 50,000 iterations of 5-shot
 # miniImageNet, may reuse more than ours after 200.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 from cxgrad.findings import Findings
 
 cka_mean = {m: mean_and_ci(cka[m])[0] for m in METHODS}

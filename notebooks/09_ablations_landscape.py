@@ -156,8 +156,7 @@ variants.update({f"beta {b}": {"context_lr": b} for b in BETAS if b != 1.0})
 variants[f"default, seed {SECOND_SEED}"] = {"seed": SECOND_SEED}
 configs = {name: base.replace(**changes) for name, changes in variants.items()}
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 reference = base.to_dict()
 for name, cfg in configs.items():
     changed = {k: v for k, v in cfg.to_dict().items() if reference[k] != v}
@@ -308,8 +307,7 @@ print("largest difference in the paper's Tables 3-5: 1.0 points")
 # deterministic reference, here they are at the initialization of both methods on one
 # training task, in float64:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 from cxgrad.analysis import LEARNING_RATE_MULTIPLIERS, landscape_measures
 from cxgrad.train import build_learner, samplers
 
@@ -449,8 +447,7 @@ plt.show()
 # above, and the paper's Figure 5a difference appears far beyond this run: what the
 # landscape looks like after a full-length run, this chapter cannot tell.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 from cxgrad.findings import Findings
 
 accuracy = {name: r.accuracy for name, r in results.items()}

@@ -492,8 +492,7 @@ print(hardware_note(records))
 for name, (description, _) in COMPARISON.items():
     print(f"  {name:15s} {description}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 rows = {row["name"]: row for row in summary_rows(records)}
 for name in COMPARISON:
     row = rows[name]
@@ -519,8 +518,7 @@ for name in COMPARISON:
 # *inconclusive* (neither; more seeds would be needed). Never "equal".
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 def print_verdicts(comparisons: dict) -> None:
     """Each comparison with its difference test, TOST p value and verdict."""
     for comparison in comparisons.values():
@@ -582,8 +580,7 @@ verdict_plot(
 # wide; what they can show is whether longer training opens a difference that 500
 # iterations do not.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 long_results = Path(LONG_RESULTS) if LONG_RESULTS else LONG_RESULTS_DIR
 long_records = load_records(long_results) if long_results.is_dir() else {}
 # one collection, so that a configuration can be paired with itself at the other size
@@ -777,8 +774,7 @@ for key, what in VARIANTS.items():
 # context adds (the variant minus its frozen twin) and what its network adds with the
 # context frozen (the twin minus CxGrad's frozen control); and the same on mixed polarity.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 job_comparisons = {
     pair: comparison
     for pair in CONTEXT_JOB_PAIRS
@@ -923,8 +919,7 @@ plt.show()
 # the context moving.
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["check-output"]
 def better(a: str, b: str) -> bool:
     """a is better than b, resolved over seeds."""
     comparison = compare(records, a, b)

@@ -6,7 +6,10 @@ chapter 6's models within a run, as in the book). Each chapter's findings cell, 
 mode, writes its sentences, verdicts and numbers to a JSON-lines file; this script
 collects them into a table, sentence x run, and saves everything under ``--out``:
 
-    .venv/bin/python scripts/check_findings.py                 # seeds 0 1 2 x threads 1 2
+    .venv/bin/python scripts/check_findings.py                 # the eight runs of the book:
+                                      # seeds 0 1 2 x threads 1 2, and seed 0 with one thread
+                                      # under ATen's generic kernels and oneDNN's SSE4.1 path
+    .venv/bin/python scripts/check_findings.py --runs 0:1:ATEN_CPU_CAPABILITY=default
     .venv/bin/python scripts/check_findings.py --seeds 3 --threads 1 --chapters 07_cross_domain
     .venv/bin/python scripts/check_findings.py --table         # the table of the last check
     .venv/bin/python scripts/check_findings.py --write-book    # ... into book/reproduction.md
@@ -47,18 +50,32 @@ BOOK = REPO / "book" / "reproduction.md"
 START, END = "<!-- findings-table:start -->", "<!-- findings-table:end -->"
 
 
+# Variables that select other CPU kernels than the defaults: ATen's generic kernels
+# (ATEN_CPU_CAPABILITY=default) and oneDNN limited to an older instruction set
+# (DNNL_MAX_CPU_ISA=SSE41) are two stand-ins for another CPU on one machine.
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA")
+KERNEL_SETS = ("ATEN_CPU_CAPABILITY=default", "DNNL_MAX_CPU_ISA=SSE41")
+
+
 @dataclass(frozen=True)
 class Run:
     seed: int
     threads: int
+    kernels: str = ""  # "" (the defaults) or VARIABLE=VALUE
 
     @property
     def name(self) -> str:
-        return f"seed {self.seed}, {self.threads} thread{'s' if self.threads > 1 else ''}"
+        name = f"seed {self.seed}, {self.threads} thread{'s' if self.threads > 1 else ''}"
+        return name + (f", {self.kernels}" if self.kernels else "")
 
     @property
     def slug(self) -> str:
-        return f"seed{self.seed}-threads{self.threads}"
+        slug = f"seed{self.seed}-threads{self.threads}"
+        return slug + (f"-{self.kernels.replace('=', '-').lower()}" if self.kernels else "")
+
+    @property
+    def spec(self) -> str:
+        return f"{self.seed}:{self.threads}" + (f":{self.kernels}" if self.kernels else "")
 
 
 def chapter_order(stems: list[str]) -> list[str]:
@@ -89,6 +106,12 @@ def execute(run: Run, stems: list[str], out: Path, force: bool) -> dict[str, str
         CXGRAD_RUNS=str(out / "runs" / run.slug),
         CXGRAD_FINDINGS="report",
     )
+    # this worker process may have run another run's kernels before
+    for variable in KERNEL_VARIABLES:
+        os.environ.pop(variable, None)
+    if run.kernels:
+        variable, value = run.kernels.split("=", 1)
+        os.environ[variable] = value
     status = {}
     for stem in stems:
         claims = folder / f"{stem}.jsonl"
@@ -165,30 +188,39 @@ def command_for(runs: list[Run]) -> str:
     seeds = sorted({r.seed for r in runs})
     threads = sorted({r.threads for r in runs})
     command = "python scripts/check_findings.py"
-    if len(runs) == len(seeds) * len(threads):
+    if len(runs) == len(seeds) * len(threads) and not any(r.kernels for r in runs):
         return (
             f"{command} --seeds {' '.join(map(str, seeds))} --threads {' '.join(map(str, threads))}"
         )
-    return f"{command} --runs " + " ".join(f"{r.seed}:{r.threads}" for r in runs)
+    return f"{command} --runs " + " ".join(r.spec for r in runs)
 
 
 def parse_run(text: str) -> Run:
+    """SEED:THREADS, or SEED:THREADS:VARIABLE=VALUE to run with other CPU kernels."""
+    parts = text.split(":", 2)
+    usage = (
+        f"run {text!r}: write SEED:THREADS, for example 2:1 (seed 2, one thread), or "
+        "SEED:THREADS:VARIABLE=VALUE with VARIABLE one of "
+        f"{', '.join(KERNEL_VARIABLES)} (0:1:ATEN_CPU_CAPABILITY=default)"
+    )
     try:
-        seed, threads = (int(part) for part in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"run {text!r}: write SEED:THREADS, for example 2:1 (seed 2, one thread)"
-        ) from None
-    return Run(seed, threads)
+        seed, threads = int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(usage) from None
+    kernels = parts[2] if len(parts) == 3 else ""
+    if kernels and (kernels.split("=", 1)[0] not in KERNEL_VARIABLES or "=" not in kernels):
+        raise argparse.ArgumentTypeError(usage)
+    return Run(seed, threads, kernels)
 
 
 def _hardware() -> dict[str, str]:
     import torch
 
-    from cxgrad.records import cpu_name
+    from cxgrad.hardware import cpu_name, kernels
 
     return {
         "cpu": cpu_name(),
+        "kernels": kernels(),
         "cores": str(os.cpu_count()),
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%d"),
@@ -223,6 +255,7 @@ def markdown(results: dict) -> str:
     hw = results["hardware"]
     lines = [
         f"Made with `{results['command']}` on {hw['date']} ({hw['cpu']}, {hw['cores']} cores, "
+        f"{hw.get('kernels', 'CPU kernels not recorded')} unless a run names others, "
         f"torch {hw['torch']}, commit {hw['commit']}): every chapter at its default size, "
         "once per run, each run with a fresh model cache. A cell says whether the sentence "
         "held in that run; the last column gives the range of its numbers over the runs.",
@@ -232,7 +265,8 @@ def markdown(results: dict) -> str:
         h = again["hardware"]
         lines[-1:-1] = [
             f"{', '.join(again['chapters'])} checked again with the same runs on {h['date']} "
-            f"({h['cpu']}, {h['cores']} cores, torch {h['torch']}, commit {h['commit']}) after "
+            f"({h['cpu']}, {h['cores']} cores, {h.get('kernels', 'CPU kernels not recorded')}, "
+            f"torch {h['torch']}, commit {h['commit']}) after "
             f"their sentences changed: {again['why']}",
         ]
     header = "| sentence | " + " | ".join(runs) + " | numbers over the runs |"
@@ -286,6 +320,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
+        "--kernels",
+        nargs="*",
+        default=list(KERNEL_SETS),
+        metavar="VARIABLE=VALUE",
+        help="besides the seeds x threads grid, one run of seed 0 with one thread per other "
+        "kernel set (stand-ins for another CPU)",
+    )
+    parser.add_argument(
         "--runs",
         type=parse_run,
         nargs="+",
@@ -303,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", action="store_true", help=f"write {SAVED.relative_to(REPO)}")
     parser.add_argument("--write-book", action="store_true", help="table into the book")
     args = parser.parse_args(argv)
-    runs = args.runs or [Run(seed, threads) for threads in args.threads for seed in args.seeds]
+    runs = args.runs or [Run(seed, threads) for threads in args.threads for seed in args.seeds] + [
+        parse_run(f"0:1:{kernels}") for kernels in args.kernels
+    ]
     if min(r.seed for r in runs) < 0 or min(r.threads for r in runs) < 1 or args.jobs < 1:
         parser.error("seeds must be >= 0, threads and --jobs >= 1")
     stems = chapter_order(args.chapters)

@@ -1,25 +1,21 @@
 #!/usr/bin/env bash
-# Execute every chapter in a fresh kernel with the small parameters of tests/ci_params/ and
-# compare the cells marked "# NBVAL_CHECK_OUTPUT" with their committed outputs (nbval): a
-# change in the library's behaviour changes those numbers and fails here.
-# The reference notebooks in tests/nbval/ are the Colab notebooks (notebooks/*.ipynb) run by
-# papermill with those parameters; tests/test_notebooks.py checks that their code cells are
-# the chapters' code cells, so nbval's run is a fresh-kernel run of each Colab notebook on
-# the CPU (the Colab bootstrap does nothing outside Colab). After an intended change,
-# refresh the references with: .venv/bin/python scripts/refresh_nbval.py
-# Only outputs that every CPU reproduces are compared. Cells whose printed numbers come from
-# a model trained for a few iterations at CI's tiny sizes and then measured finely (chapter
-# 2's test accuracy of its trained run; chapter 10's context gradients, gammas and inner
-# steps) differed in their leading digits between two machines of the same CPU family, so
-# they are executed, not compared; their chapters' findings are asserted at the default size.
+# Execute every chapter in a fresh kernel with the small parameters of tests/ci_params/
+# (papermill) and compare the cells tagged "check-output" with their references in
+# tests/chapter_outputs/ (tests/test_chapter_outputs.py, scripts/chapter_outputs.py): text and
+# integers exactly, decimals within the tolerance each cell declares (check_rtol), measured
+# across CPU kernels with `python scripts/chapter_outputs.py measure`. A change in the
+# library's behaviour moves those numbers by more and fails here; another CPU does not.
+# After an intended change: .venv/bin/python scripts/chapter_outputs.py refresh [CHAPTER ...]
+#   bash scripts/check_notebooks.sh                            # this CPU's default kernels
+#   ATEN_CPU_CAPABILITY=default bash scripts/check_notebooks.sh  # ATen's generic kernels
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-# One thread, as scripts/refresh_nbval.py uses: at CI's tiny sizes the checked numbers are
-# rounding-sensitive, and another thread count sums in another order.
-export OMP_NUM_THREADS=1
+# One thread, as the references were made (the kernels inherit this).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 # the notebooks are generated from the .py chapters; stale ones fail first
 .venv/bin/python scripts/make_colab_notebooks.py --check
 start=$(date +%s)
-.venv/bin/python -m pytest --nbval-lax -p no:cacheprovider tests/nbval -q --durations=0
-echo "nbval: $(( $(date +%s) - start )) s"
+echo "CPU kernels: $(.venv/bin/python -c 'from cxgrad.hardware import kernels; print(kernels())')"
+.venv/bin/python -m pytest -m chapter_outputs -p no:cacheprovider tests/test_chapter_outputs.py -q
+echo "chapter outputs: $(( $(date +%s) - start )) s"

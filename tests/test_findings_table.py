@@ -59,8 +59,10 @@ def test_the_table_has_the_chapters_current_sentences(stem):
 def test_every_sentence_held_in_every_run():
     assert SAVED is not None
     runs = set(SAVED["runs"])
-    # at least every seed with one thread (the book's) and the book's seed with two threads
-    expected = {f"seed {s}, 1 thread" for s in (0, 1, 2)} | {"seed 0, 2 threads"}
+    # every seed 0-2 with one and two threads, and the book's seed under two other kernel sets
+    expected = {f"seed {s}, {t}" for s in (0, 1, 2) for t in ("1 thread", "2 threads")} | {
+        f"seed 0, 1 thread, {kernels}" for kernels in check_findings.KERNEL_SETS
+    }
     assert expected <= runs, f"the check covers too few runs: {RERUN}"
     failing = [
         f"{stem}: {sentence} (fails in "
@@ -137,3 +139,18 @@ def test_a_chapter_edited_since_its_check_is_executed_again(tmp_path):
     assert check_findings.is_current(claims, chapter)
     chapter.write_text("print(2)\n")
     assert not check_findings.is_current(claims, chapter)
+
+
+def test_a_run_names_its_kernels():
+    run = check_findings.parse_run("0:1:ATEN_CPU_CAPABILITY=default")
+    assert run.name == "seed 0, 1 thread, ATEN_CPU_CAPABILITY=default"
+    assert run.slug == "seed0-threads1-aten_cpu_capability-default"
+    assert check_findings.parse_run("2:2").name == "seed 2, 2 threads"
+    runs = [check_findings.parse_run(t) for t in ("0:1", "0:1:DNNL_MAX_CPU_ISA=SSE41")]
+    assert check_findings.command_for(runs).endswith("--runs 0:1 0:1:DNNL_MAX_CPU_ISA=SSE41")
+
+
+@pytest.mark.parametrize("text", ["0", "a:1", "0:1:OMP_NUM_THREADS=4", "0:1:ATEN_CPU_CAPABILITY"])
+def test_a_bad_run_says_how_to_write_one(text):
+    with pytest.raises(Exception, match="write SEED:THREADS.*ATEN_CPU_CAPABILITY"):
+        check_findings.parse_run(text)

@@ -1,9 +1,10 @@
-"""The book's chapters: generated Colab notebooks and bootstrap, CI parameters, nbval references."""
+"""The book's chapters: Colab notebooks and bootstrap, CI parameters, output references."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+import chapter_outputs  # noqa: E402
 import make_colab_notebooks  # noqa: E402
 import myst_to_markdown  # noqa: E402
 
@@ -150,7 +152,7 @@ BINARY_SUFFIXES = {".png", ".jpg", ".pt", ".zip", ".gz", ".npz", ".pdf", ".svg"}
 
 def test_repository_url_is_written_in_config_only(settings):
     """Only _config.yml names the repository for the scripts and bootstraps; generated files
-    (the Colab notebooks and the chapters' bootstrap cells, the nbval references) are written
+    (the Colab notebooks and the chapters' bootstrap cells, the output references) are written
     from it. README.md is prose for people: its links (badges, the book's address, the
     chapter table) are checked against _config.yml by tests/test_release.py."""
     owner, name = settings.owner_and_name.split("/")
@@ -160,7 +162,9 @@ def test_repository_url_is_written_in_config_only(settings):
         re.IGNORECASE,
     )
     generated = {REPO / "_config.yml", REPO / "README.md"}
-    generated |= set((REPO / "notebooks").glob("*.ipynb")) | set((REPO / "tests/nbval").glob("*"))
+    generated |= set((REPO / "notebooks").glob("*.ipynb")) | set(
+        (REPO / "tests/chapter_outputs").glob("*")
+    )
     offenders = []
     for path in _tracked_text_files() + CHAPTERS:
         if path in generated:
@@ -182,7 +186,8 @@ def test_chapter_structure(source):
     assert sum("parameters" in t for t in tags) == 1, "one papermill parameters cell"
     assert any("remove-cell" in t for t in tags), "a Colab bootstrap cell tagged remove-cell"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
-    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in nb.cells), "no nbval-checked cell"
+    assert any(chapter_outputs.is_checked(c) for c in nb.cells), "no cell tagged check-output"
+    assert not any("NBVAL" in c.source for c in nb.cells), "a check marker in the code"
     toc = (REPO / "_toc.yml").read_text()
     assert f"notebooks/{source.stem}" in toc, f"{source.stem} is not in _toc.yml"
 
@@ -200,31 +205,53 @@ def test_ci_parameters_exist_and_are_declared(source):
 
 
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
-def test_nbval_reference_matches_the_chapter(source):
-    reference = REPO / "tests" / "nbval" / f"{source.stem}.ipynb"
-    assert reference.exists(), f"run scripts/refresh_nbval.py {source.stem}"
-    ref = nbformat.read(reference, as_version=4)
-    assert code_cells(ref) == code_cells(jupytext.read(source)), (
-        f"{reference.name} is stale: run .venv/bin/python scripts/refresh_nbval.py {source.stem}"
+def test_output_reference_matches_the_chapter(source):
+    """The reference holds one output per checked cell, of the chapter's current code."""
+    reference = REPO / "tests" / "chapter_outputs" / f"{source.stem}.json"
+    refresh = f"run .venv/bin/python scripts/chapter_outputs.py refresh {source.stem}"
+    assert reference.exists(), refresh
+    cells = json.loads(reference.read_text())["cells"]
+    sources = [code for code, _ in chapter_outputs.checked_sources(source.stem)]
+    assert [c["source"] for c in cells] == sources, f"{reference.name} is stale: {refresh}"
+
+
+@pytest.mark.parametrize(
+    ("reference", "actual", "rtol", "problem"),
+    [
+        ("conv1 3.28  conv2 4.18", "conv1 3.27  conv2 4.18", 0.0, "exact"),
+        ("conv1 3.28  conv2 4.18", "conv1 3.27  conv2 4.18", 1e-3, None),  # one last digit
+        ("loss 1.7907", "loss 1.7950", 1e-3, "relative difference 2.40e-03 > tolerance 0.001"),
+        ("loss 1.7907", "loss 1.7925", 2e-3, None),
+        ("964 characters", "965 characters", 0.5, "exact"),  # integers: always exact
+        ("head has the largest norm: True", "head has the largest norm: False", 0.1, "text"),
+        ("conv2 > conv3", "conv3 > conv2", 0.5, "text"),  # digits inside words are text
+        ("ratio 2.106", "ratio nan", 0.1, "text"),
+        ("a 1.5e-06 b", "a 1.6e-06 b", 0.01, None),  # one unit of the last digit
+        ("a 1.50e-06 b", "a 1.60e-06 b", 0.01, "relative difference 6.67e-02"),
+        ("x 1.0", "x 1.0\ny 2.0", 0.1, "text"),
+    ],
+)
+def test_output_comparison(reference, actual, rtol, problem):
+    problems = chapter_outputs.differences(reference, actual, rtol)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0]
+
+
+def test_last_digit_unit():
+    assert chapter_outputs.last_digit_unit("3.28") == pytest.approx(0.01)
+    assert chapter_outputs.last_digit_unit("3.") == 1
+    assert chapter_outputs.last_digit_unit("1.5e-06") == pytest.approx(1e-7)
+    assert chapter_outputs.last_digit_unit("12") == 1
+
+
+def test_a_bad_tolerance_names_the_fix():
+    cell = nbformat.v4.new_code_cell(
+        "print(1)", metadata={"tags": ["check-output"], "check_rtol": 2}
     )
-
-
-def test_refresh_nbval_refuses_a_stale_colab_notebook(tmp_path):
-    import refresh_nbval
-
-    for name in ("_config.yml", "pyproject.toml", "README.md"):
-        (tmp_path / name).write_text((REPO / name).read_text())
-    for folder, pattern in (("notebooks", "[0-9][0-9]_*.*"), ("book", "*")):
-        (tmp_path / folder).mkdir()
-        for path in (REPO / folder).glob(pattern):
-            if path.is_file():
-                (tmp_path / folder / path.name).write_text(path.read_text())
-    stem = CHAPTERS[0].stem
-    refresh_nbval.require_current_notebooks([stem], tmp_path)  # current: accepted
-    notebook = tmp_path / "notebooks" / f"{stem}.ipynb"
-    notebook.write_text(notebook.read_text().replace("Colab", "Kolab"))
-    with pytest.raises(SystemExit, match=rf"\['{stem}'\] are stale: run .*make_colab_notebooks"):
-        refresh_nbval.require_current_notebooks([stem], tmp_path)
+    with pytest.raises(ValueError, match="check_rtol=2 .* between 0 and 1, for example"):
+        chapter_outputs.rtol_of(cell)
 
 
 def test_cross_references_open_chapters_in_colab_and_pages_in_the_book(settings):
