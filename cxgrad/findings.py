@@ -40,9 +40,10 @@ JSON_ENV = "CXGRAD_FINDINGS_JSON"
 
 WHY_RUNS_DIFFER = (
     "These sentences were written for the book's build: the default size, one thread, and "
-    "checked for seeds 0-2 with 1 and 2 threads (book/reproduction.md). Another CPU, a GPU, "
-    "another thread count or another seed adds floating-point numbers in another order, so "
-    "training ends at a slightly different model and a sentence near its bound can flip."
+    "checked for seeds 0-2 with 1 and 2 threads and under two other sets of CPU kernels "
+    "(book/reproduction.md). Another CPU, a GPU, another thread count or another seed adds "
+    "floating-point numbers in another order, so training ends at a slightly different "
+    "model and a sentence near its bound can flip."
 )
 
 

@@ -13,6 +13,7 @@ of the library moves the numbers by more (``measure`` below shows both).
     python scripts/chapter_outputs.py refresh [CHAPTER ...]   # write the references
     python scripts/chapter_outputs.py check [CHAPTER ...]     # execute and compare
     python scripts/chapter_outputs.py measure [CHAPTER ...]   # spread across CPU kernels
+    python scripts/chapter_outputs.py mutants [CHAPTER ...]   # are real changes caught?
 
 ``tests/test_chapter_outputs.py`` (marker ``chapter_outputs``) is the check that CI runs, once
 with the default kernels and once with ATen's generic ones (``ATEN_CPU_CAPABILITY=default``).
@@ -50,6 +51,25 @@ KERNELS: dict[str, dict[str, str]] = {
     "DNNL_MAX_CPU_ISA=SSE41": {"DNNL_MAX_CPU_ISA": "SSE41"},
     "DNNL_MAX_CPU_ISA=SSE41, 2 threads": {"DNNL_MAX_CPU_ISA": "SSE41", "OMP_NUM_THREADS": "2"},
 }
+
+
+# Deliberate changes of the library that the checks must catch: every learner built with its
+# inner step size 1% larger, or with one inner step fewer (in training and evaluation). Each
+# is applied in the chapters' kernels by a sitecustomize module on PYTHONPATH that wraps
+# MetaLearner.__init__, so the library's files are not touched.
+MUTANTS: dict[str, str] = {
+    "inner step size x1.01": "inner_lr=meta.inner_lr * 1.01",
+    "one inner step fewer": "inner_steps_train=max(meta.inner_steps_train - 1, 0), "
+    "inner_steps_eval=max(meta.inner_steps_eval - 1, 0)",
+}
+MUTANT_HOOK = """
+import dataclasses
+from cxgrad.meta import learner as _learner
+_init = _learner.MetaLearner.__init__
+def _mutated(self, model, meta):
+    _init(self, model, dataclasses.replace(meta, {change}))
+_learner.MetaLearner.__init__ = _mutated
+"""
 
 
 def chapters() -> list[str]:
@@ -215,6 +235,35 @@ def measure(stems: list[str], kernels: dict[str, dict[str, str]]) -> dict:
     return values
 
 
+def mutants(stems: list[str]) -> dict[str, dict[str, int]]:
+    """Execute ``stems`` once per mutant of the library and count, per chapter, the checked
+    cells whose output differs from the reference beyond the tolerances (0: not caught)."""
+    caught: dict[str, dict[str, int]] = {}
+    for name, change in MUTANTS.items():
+        print(f"== {name}", flush=True)
+        with tempfile.TemporaryDirectory() as hook:
+            Path(hook, "sitecustomize.py").write_text(MUTANT_HOOK.format(change=change))
+            path = os.pathsep.join(p for p in (hook, os.environ.get("PYTHONPATH")) if p)
+            out = subprocess.run(
+                [sys.executable, __file__, "dump", *stems],
+                env={**os.environ, "PYTHONPATH": path},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        outputs = json.loads(out.splitlines()[-1])
+        caught[name] = {}
+        for stem in stems:
+            reference = read_reference(stem)["cells"]
+            rtols = [rtol for _, rtol in checked_sources(stem)]
+            caught[name][stem] = sum(
+                bool(differences(ref["output"], new, rtol))
+                for ref, new, rtol in zip(reference, outputs[stem], rtols, strict=True)
+            )
+        print(f"   cells that fail: {caught[name]}", flush=True)
+    return caught
+
+
 def spread_table(values: dict, stems: list[str]) -> list[dict]:
     """Per checked decimal number: the largest relative difference to the reference over the
     environments, and the cell's tolerance."""
@@ -256,7 +305,7 @@ def spread_table(values: dict, stems: list[str]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("refresh", "check", "measure", "dump"))
+    parser.add_argument("command", choices=("refresh", "check", "measure", "mutants", "dump"))
     parser.add_argument("chapters", nargs="*", metavar="CHAPTER")
     parser.add_argument("--json", type=Path, help="measure: also write the table here")
     args = parser.parse_args(argv)
@@ -281,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
                 failed += bool(problems)
                 print(f"{stem} cell {i + 1}: " + ("; ".join(problems) if problems else "ok"))
         return 1 if failed else 0
+    elif args.command == "mutants":
+        caught = mutants(stems)
+        missed = [name for name, cells in caught.items() if not sum(cells.values())]
+        for name, cells in caught.items():
+            print(f"{name}: {sum(cells.values())} checked cells fail")
+        return 1 if missed else 0
     else:
         rows = spread_table(measure(stems, KERNELS), stems)
         print(
