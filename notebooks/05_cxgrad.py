@@ -658,12 +658,15 @@ for method, result in results.items():
 # per inner step, CxGrad turns the direction of conv2, conv3 and conv4 more than ten times
 # as fast as MAML does. The trained CxGrad's inner gradient norms grow from conv1 to
 # conv4, the ordering of the paper's Figure 2b. The paper also says that CxGrad decreases
-# the classifier's gradient norm; here CxGrad's head norm is no smaller than MAML's, and
-# what grows is conv2 to conv4, while conv1's shrinks. On the test tasks CxGrad is more
-# than 8 points more accurate than MAML, well beyond the two per-task intervals together.
-# Since $\gamma$ is practically the same for every task, this chapter cannot tell whether
-# that gain comes from the task-dependent context, as the paper argues, or from the
-# larger, meta-learned inner steps in the backbone; chapter 10 tests that with controls.
+# the classifier's gradient norm; here the trained CxGrad's inner gradient norms are
+# larger than MAML's in conv2 to conv4 and smaller in conv1, while its head's norm relative
+# to MAML's varies from run to run (the robustness table in {doc}`../book/reproduction`
+# gives its range). How much more accurate CxGrad is than MAML is a
+# question for many seeds, which chapter 6 answers from the results of record; this
+# chapter's single run is one draw. Since $\gamma$ is practically the same for every
+# task, a gain cannot be told apart from the larger, meta-learned inner steps in the
+# backbone here: whether it comes from the task-dependent context, as the paper argues,
+# chapter 10 tests with controls.
 
 # %% tags=["check-output"]
 from cxgrad.findings import Findings
@@ -678,7 +681,6 @@ across_tasks = dependence.relative_spread()
 over_steps = np.ptp(traced, axis=1).mean(0) / gamma_mean
 last = {method: by_iteration[max(by_iteration)] for method, by_iteration in norms.items()}
 step_ratio = np.array(cxgrad_lr) / np.array(maml_lr)  # per conv layer
-gain = results["cxgrad"].accuracy - results["maml"].accuracy
 found = Findings(FINDINGS)
 found.claim(
     "Without BatchNorm's epsilon, IGS leaves the support loss unchanged and multiplies each "
@@ -730,24 +732,14 @@ found.claim(
     numbers={layer: last["cxgrad"][layer] for layer in layers},
 )
 found.claim(
-    "The paper also says that CxGrad decreases the classifier's gradient norm; here "
-    "CxGrad's head norm is no smaller than MAML's, and what grows is conv2 to conv4, while "
-    "conv1's shrinks.",
-    last["cxgrad"]["head"] > 0.9 * last["maml"]["head"]
-    and [layer for layer in layers if last["cxgrad"][layer] > last["maml"][layer]]
+    "The paper also says that CxGrad decreases the classifier's gradient norm; here the "
+    "trained CxGrad's inner gradient norms are larger than MAML's in conv2 to conv4 and "
+    "smaller in conv1.",
+    [layer for layer in layers if last["cxgrad"][layer] > last["maml"][layer]]
     == ["conv2", "conv3", "conv4"],
     numbers={
         f"{layer} CxGrad / MAML": last["cxgrad"][layer] / last["maml"][layer]
         for layer in [*layers, "head"]
-    },
-)
-found.claim(
-    "On the test tasks CxGrad is more than 8 points more accurate than MAML, well beyond "
-    "the two per-task intervals together.",
-    gain > 0.08 and gain > results["cxgrad"].ci95_tasks + results["maml"].ci95_tasks,
-    numbers={
-        "CxGrad - MAML (points)": 100 * gain,
-        "intervals together": 100 * (results["cxgrad"].ci95_tasks + results["maml"].ci95_tasks),
     },
 )
 found.report()
@@ -764,9 +756,8 @@ found.report()
 # - The context's gradient exists only through BatchNorm's $\epsilon$, so $\gamma$ hardly
 #   varies across tasks: in effect a per-layer constant learned by meta-training (see
 #   "What we found").
-# - The trained CxGrad turns conv2 to conv4 much faster per step than MAML and is more
-#   accurate on our test tasks; whether the context or the larger steps earn that is
-#   chapter 10's question.
+# - The trained CxGrad turns conv2 to conv4 much faster per step than MAML; whether the
+#   context or the larger steps earn its accuracy (chapter 6) is chapter 10's question.
 #
 # ## Exercises
 #

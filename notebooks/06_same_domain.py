@@ -524,62 +524,47 @@ assert max(record_gap.per_seed) - min(record_gap.per_seed) > 0.02
 # %% [markdown]
 # ## What we found
 #
-# At the default size (Omniglot 5-way 1-shot, 32 filters, 200 iterations per method, one
-# seed, 200 shared test tasks), CxGrad is the most accurate of the four methods, as in the
-# paper's Table 1, but the comparison says less about the paper's argument than it seems.
-# CxGrad is more than 8 points more accurate than MAML, and the paired 95% interval is far
-# from zero. It is more accurate than MAML on more than three in four test tasks. It is
-# also more than 8 points more accurate than BOIL. BOIL, which the paper's Table 1 puts
-# slightly above MAML, is not more accurate than MAML here. ANIL stays within 15 points of
-# chance, because five steps of $\alpha = 0.01$ on the head alone barely move it. Before
-# any meta-training, CxGrad's initialization already scores more than 1.4 times as high as
-# MAML's on five test tasks. (With seed 0, the book's run, CxGrad leads MAML by about 13
-# points and its untrained network scores about twice MAML's; the robustness table in
-# {doc}`../book/reproduction` gives the range over seeds 0 to 2 and one or two threads.)
+# Which method is more accurate is a statement about many training runs, so it comes from
+# the results of record (ten seeds at 500 iterations, intervals over seeds). Over the ten
+# seeds of record, CxGrad is more accurate than MAML with the paper's $\alpha = 0.01$, and
+# the 95% interval over seeds of the difference excludes zero. This chapter's own
+# 200-iteration run is one draw: its CxGrad - MAML gap changes a lot with the CPU's
+# kernels, the seed and the thread count (the robustness table in
+# {doc}`../book/reproduction` gives its range), so the cell below shows it beside the
+# records' interval rather than asserting it. What does hold for every run of the robustness check
+# is what a short run can show. ANIL stays within 15 points of chance, because five steps
+# of $\alpha = 0.01$ on the head alone barely move it. Before any meta-training, CxGrad's
+# initialization already scores more than 1.4 times as high as MAML's on five test tasks.
 # At $\alpha = 0.01$ on 28x28 Omniglot, MAML's five inner steps barely move a random
 # network, while CxGrad's rescaled steps in the backbone are much larger (chapter 5
 # measures more than ten times larger after training, with a $\gamma$ that is almost the
 # same for every task). So this chapter cannot separate what the context contributes from
 # what the larger step size does: the gap may be mostly step size. Chapter 10 ("Does the
 # context matter?") tests that with controls. The paper reports CxGrad 3.1 to 6.7 points
-# above MAML on miniImageNet and tieredImageNet; our gap is larger, but on an easier
-# dataset after 200 iterations it is not comparable.
+# above MAML on miniImageNet and tieredImageNet; our records' gap is larger, but on an
+# easier dataset after 500 iterations it is not comparable.
+
+# %%
+live_gap = results["cxgrad"].accuracy - results["maml"].accuracy
+print(
+    f"your run: CxGrad - MAML = {100 * live_gap:+.1f} points ({ITERATIONS} iterations, seed "
+    f"{SEED}); over the {len(record_gap.seeds)} seeds of record: "
+    f"{100 * record_gap.difference:+.1f} +- {100 * record_gap.ci95_seeds:.1f} points"
+)
 
 # %% tags=["check-output"]
 from cxgrad.findings import Findings
 
-
-def paired(a, b):
-    """Mean and 95% half-width of the per-task differences a - b (two methods)."""
-    d = np.array(results[a].task_accuracies) - np.array(results[b].task_accuracies)
-    return d.mean(), 1.96 * d.std(ddof=1) / math.sqrt(len(d)), d
-
-
-cx_maml, cx_maml_half, cx_maml_d = paired("cxgrad", "maml")
-cx_boil, cx_boil_half, _ = paired("cxgrad", "boil")
-boil_maml, boil_maml_half, _ = paired("boil", "maml")
 found = Findings(FINDINGS)
 found.claim(
-    "CxGrad is more than 8 points more accurate than MAML, and the paired 95% interval is "
-    "far from zero.",
-    cx_maml > 0.08 and cx_maml - cx_maml_half > 0.05,
-    numbers={"CxGrad - MAML (points)": 100 * cx_maml, "+-": 100 * cx_maml_half},
-)
-found.claim(
-    "It is more accurate than MAML on more than three in four test tasks.",
-    (cx_maml_d > 0).mean() > 0.75,
-    numbers={"share of tasks": (cx_maml_d > 0).mean()},
-)
-found.claim(
-    "It is also more than 8 points more accurate than BOIL.",
-    cx_boil - cx_boil_half > 0.08,
-    numbers={"CxGrad - BOIL (points)": 100 * cx_boil, "+-": 100 * cx_boil_half},
-)
-found.claim(
-    "BOIL, which the paper's Table 1 puts slightly above MAML, is not more accurate than "
-    "MAML here.",
-    boil_maml - boil_maml_half < 0,
-    numbers={"BOIL - MAML (points)": 100 * boil_maml, "+-": 100 * boil_maml_half},
+    "Over the ten seeds of record, CxGrad is more accurate than MAML with the paper's "
+    "alpha = 0.01, and the 95% interval over seeds of the difference excludes zero.",
+    record_gap.resolved and record_gap.difference > 0,
+    numbers={
+        "CxGrad - MAML over seeds (points)": 100 * record_gap.difference,
+        "+-": 100 * record_gap.ci95_seeds,
+        "this run's CxGrad - MAML (points)": 100 * live_gap,
+    },
 )
 found.claim(
     "ANIL stays within 15 points of chance, because five steps of alpha = 0.01 on the head "
@@ -602,9 +587,9 @@ found.report()
 #   inner loop moves; the outer loop meta-learns all of it.
 # - Tasks shared by all methods allow paired differences, the fair way to compare methods
 #   on few tasks; the binomial interval is narrower than the evidence.
-# - At this size CxGrad is the most accurate of the four, and ANIL, with the paper's small
-#   inner learning rate on the head alone, stays close to chance (see "What we found"); the
-#   results of record show the gap to MAML surviving other seeds.
+# - Which method is more accurate is decided by the results of record, over seeds; one
+#   short run is one draw (see "What we found"). ANIL, with the paper's small inner
+#   learning rate on the head alone, stays close to chance.
 # - CxGrad's inner steps in the backbone are much larger than MAML's, so this comparison
 #   cannot separate the context from the step size: chapter 10 does.
 #
