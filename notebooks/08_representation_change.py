@@ -507,12 +507,11 @@ else:
 # over 20 Omniglot test tasks), the *shape* of the paper's Figure 3 holds, one part of its
 # reading does not, and CxGrad's larger change does not need meta-learning. In all three
 # methods the first three blocks barely change during adaptation (CKA above 0.9), and the
-# last block changes most, as in the paper's Figure 3. At the last block MAML changes
-# least of the three, as in the paper's Figure 3; which of CxGrad and BOIL changes most
-# differs between training runs (with seed 0 it is CxGrad, as in the paper). Unlike in the
-# paper, MAML does not leave its last block near 1: its CKA there, interval included, is
-# below 0.95 (0.80 to 0.92 over the runs we checked), so MAML changes its high-level
-# representation too. CxGrad's untrained network already changes
+# last block changes most, as in the paper's Figure 3. At the last block CxGrad changes
+# more than MAML, as in the paper's Figure 3; where BOIL falls between them differs between
+# training runs. Unlike in the paper, MAML does not leave its last block near 1: its CKA
+# there, interval included, is below 0.95, so MAML changes its high-level representation
+# too. CxGrad's untrained network already changes
 # its last block, on the first test task, about as much as the trained CxGrad does on
 # average (CKA within 0.1), and more than MAML's and BOIL's untrained networks do. At the
 # initialization CxGrad's relative inner step is
@@ -524,7 +523,7 @@ else:
 # paper's Figure 4. Before adaptation CxGrad's and MAML's classes are separated about
 # equally well: the difference is smaller than what CxGrad's inner loop adds beyond
 # MAML's, so its advantage is made in the inner loop. These sentences held in every run of
-# the robustness check (other seeds and thread counts; the table in
+# the robustness check (other seeds, thread counts and CPU kernels; the table in
 # {doc}`../book/reproduction`); the paper's MAML, near 1 after 50,000 iterations of 5-shot
 # miniImageNet, may reuse more than ours after 200.
 
@@ -544,8 +543,8 @@ found.claim(
     numbers={f"min CKA blocks 1-3 {m}": float(np.min(cka_mean[m][:3])) for m in METHODS},
 )
 found.claim(
-    "At the last block MAML changes least of the three, as in the paper's Figure 3.",
-    last_block["maml"][0] > max(last_block["boil"][0], last_block["cxgrad"][0]),
+    "At the last block CxGrad changes more than MAML, as in the paper's Figure 3.",
+    last_block["maml"][0] > last_block["cxgrad"][0],
     numbers={f"last-block CKA {m}": last_block[m][0] for m in METHODS}
     | {f"+- {m}": last_block[m][1] for m in METHODS},
 )
