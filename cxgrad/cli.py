@@ -471,13 +471,18 @@ def _cmd_sweep_table(args: argparse.Namespace) -> int:
     from cxgrad.records import (
         CONTEXT_JOB_PAIRS,
         PAIRS,
+        RECORD_ITERATIONS,
         load_records,
         markdown_comparisons,
         markdown_table,
+        planned_size_note,
     )
 
     records = load_records(args.results)
     print(markdown_table(records) + "\n\n" + markdown_comparisons(records, PAIRS))
+    iterations = {r["config"]["iterations"] for seeds in records.values() for r in seeds.values()}
+    if iterations == {RECORD_ITERATIONS}:  # the planned size is that of the 500-iteration set
+        print("\n" + planned_size_note(records))
     context_jobs = markdown_comparisons(records, CONTEXT_JOB_PAIRS)
     if context_jobs:
         print("\n" + context_jobs)

@@ -627,6 +627,25 @@ def sample_size_plan(
     return "\n".join(lines)
 
 
+def planned_size_note(records: dict[str, dict[int, dict[str, Any]]]) -> str:
+    """How far the deciding configurations are from the planned size of record: their
+    verdicts are read at ``PLANNED_SEEDS`` seeds, and an "inconclusive" before that is
+    provisional."""
+    have = {name: len(records.get(name, {})) for name in DECIDING_CONFIGURATIONS}
+    fewest = min(have.values())
+    counts = ", ".join(f"{name} {n}" for name, n in have.items())
+    if fewest >= PLANNED_SEEDS:
+        return (
+            f"Planned size of record reached: {PLANNED_SEEDS} seeds of each deciding "
+            f"configuration ({counts}); the verdicts above are final at that size."
+        )
+    return (
+        f"Planned size of record: {PLANNED_SEEDS} seeds of each deciding configuration "
+        f"(cxgrad sweep plan); these records hold {counts}: the verdicts of the deciding "
+        "comparisons are provisional until every one has its planned seeds."
+    )
+
+
 def markdown_table(records: dict[str, dict[int, dict[str, Any]]]) -> str:
     lines = [
         "| configuration | what | seeds | test accuracy (mean) | 95% CI over seeds | per seed |",

@@ -67,3 +67,20 @@ def test_too_few_seeds_to_plan_from() -> None:
 def test_the_records_plan_gives_the_planned_size() -> None:
     table = sample_size_plan(load_records())
     assert f"largest: {PLANNED_SEEDS} seeds" in table
+
+
+def test_the_table_says_how_far_the_records_are_from_the_planned_size() -> None:
+    from cxgrad.records import DECIDING_CONFIGURATIONS, planned_size_note
+
+    records = {name: dict.fromkeys(range(10), {}) for name in DECIDING_CONFIGURATIONS}
+    assert "provisional" in planned_size_note(records) and "cxgrad 10" in planned_size_note(records)
+    full = {name: dict.fromkeys(range(PLANNED_SEEDS), {}) for name in DECIDING_CONFIGURATIONS}
+    assert planned_size_note(full).startswith("Planned size of record reached: 36 seeds")
+
+
+def test_cxgrad_sweep_plan_prints_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    from cxgrad.cli import main
+
+    assert main(["sweep", "plan"]) == 0
+    out = capsys.readouterr().out
+    assert "| `cxgrad` - `cxgrad-frozen` | 10 |" in out and f"{PLANNED_SEEDS} seeds" in out
