@@ -128,18 +128,21 @@ def execute(stem: str) -> list[Checked]:
             cwd=str(REPO / "notebooks"),
             progress_bar=False,
         )
-    return [
-        Checked(
-            c.source.strip(),
-            rtol_of(c),
-            "".join(
-                o.get("text", "")
-                for o in c.get("outputs", [])
-                if o.output_type == "stream" and o.name == "stdout"
-            ),
+    printed = [
+        "".join(
+            o.get("text", "")
+            for o in c.get("outputs", [])
+            if o.output_type == "stream" and o.name == "stdout"
         )
         for c in executed.cells
         if is_checked(c)
+    ]
+    # the tolerances are read from the chapter's source (the Colab notebook keeps only tags)
+    sources = checked_sources(stem)
+    if len(sources) != len(printed):
+        raise SystemExit(f"notebooks/{stem}.ipynb is stale: run scripts/make_colab_notebooks.py")
+    return [
+        Checked(source, rtol, text) for (source, rtol), text in zip(sources, printed, strict=True)
     ]
 
 
@@ -218,24 +221,48 @@ def hardware() -> dict:
     return describe()
 
 
-def measure(stems: list[str], kernels: dict[str, dict[str, str]]) -> dict:
-    """Execute ``stems`` once per environment of ``kernels`` (each a subprocess of this script
-    with those variables) and return, per checked decimal number, its values in each."""
-    values: dict[str, dict[str, list[str]]] = {}
-    for name, env in kernels.items():
-        print(f"== {name}", flush=True)
+def _dump(stems: list[str], env: dict[str, str], cache: Path | None) -> dict[str, list[str]]:
+    """Each chapter's checked outputs, executed in a child process with ``env`` added; with a
+    ``cache`` folder, chapters dumped there before are read back (an interrupted measurement
+    resumes)."""
+    outputs = {}
+    for stem in stems:
+        saved = cache / f"{stem}.json" if cache else None
+        if saved and saved.exists():
+            outputs[stem] = json.loads(saved.read_text())
+            continue
         out = subprocess.run(
-            [sys.executable, __file__, "dump", *stems],
-            env={**os.environ, "OMP_NUM_THREADS": "1", **env},
+            [sys.executable, __file__, "dump", stem],
+            env={**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", **env},
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        values[name] = json.loads(out.splitlines()[-1])
+        outputs[stem] = json.loads(out.splitlines()[-1])[stem]
+        if saved:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(outputs[stem]))
+        print(f"   {stem} done", flush=True)
+    return outputs
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def measure(
+    stems: list[str], kernels: dict[str, dict[str, str]], cache: Path | None = None
+) -> dict:
+    """Execute ``stems`` once per environment of ``kernels`` (each chapter in a child process
+    with those variables) and return, per environment, each chapter's checked outputs."""
+    values: dict[str, dict[str, list[str]]] = {}
+    for name, env in kernels.items():
+        print(f"== {name}", flush=True)
+        values[name] = _dump(stems, env, cache / _slug(name) if cache else None)
     return values
 
 
-def mutants(stems: list[str]) -> dict[str, dict[str, int]]:
+def mutants(stems: list[str], cache: Path | None = None) -> dict[str, dict[str, int]]:
     """Execute ``stems`` once per mutant of the library and count, per chapter, the checked
     cells whose output differs from the reference beyond the tolerances (0: not caught)."""
     caught: dict[str, dict[str, int]] = {}
@@ -244,14 +271,7 @@ def mutants(stems: list[str]) -> dict[str, dict[str, int]]:
         with tempfile.TemporaryDirectory() as hook:
             Path(hook, "sitecustomize.py").write_text(MUTANT_HOOK.format(change=change))
             path = os.pathsep.join(p for p in (hook, os.environ.get("PYTHONPATH")) if p)
-            out = subprocess.run(
-                [sys.executable, __file__, "dump", *stems],
-                env={**os.environ, "PYTHONPATH": path},
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        outputs = json.loads(out.splitlines()[-1])
+            outputs = _dump(stems, {"PYTHONPATH": path}, cache / _slug(name) if cache else None)
         caught[name] = {}
         for stem in stems:
             reference = read_reference(stem)["cells"]
@@ -308,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("refresh", "check", "measure", "mutants", "dump"))
     parser.add_argument("chapters", nargs="*", metavar="CHAPTER")
     parser.add_argument("--json", type=Path, help="measure: also write the table here")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help="measure, mutants: keep each chapter's outputs per environment here, and reuse them",
+    )
     args = parser.parse_args(argv)
     # One thread unless told otherwise: the references are single-threaded (the kernels
     # inherit this), and `measure` sets two threads where it asks for them.
@@ -331,13 +356,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{stem} cell {i + 1}: " + ("; ".join(problems) if problems else "ok"))
         return 1 if failed else 0
     elif args.command == "mutants":
-        caught = mutants(stems)
+        caught = mutants(stems, args.cache)
         missed = [name for name, cells in caught.items() if not sum(cells.values())]
         for name, cells in caught.items():
             print(f"{name}: {sum(cells.values())} checked cells fail")
         return 1 if missed else 0
     else:
-        rows = spread_table(measure(stems, KERNELS), stems)
+        rows = spread_table(measure(stems, KERNELS, args.cache), stems)
         print(
             f"{'chapter':28} cell num {'reference':>10} {'largest rel':>11} "
             f"{'last digit':>10} {'rtol':>6}  where"

@@ -154,3 +154,14 @@ def test_a_run_names_its_kernels():
 def test_a_bad_run_says_how_to_write_one(text):
     with pytest.raises(Exception, match="write SEED:THREADS.*ATEN_CPU_CAPABILITY"):
         check_findings.parse_run(text)
+
+
+def test_an_output_tolerance_does_not_make_a_chapter_stale(tmp_path):
+    chapter, claims = tmp_path / "03_gradient_norms.py", tmp_path / "03_gradient_norms.jsonl"
+    chapter.write_text('# %% tags=["check-output"]\nprint(1.5)\n')
+    claims.write_text("{}\n")
+    claims.with_suffix(".sha256").write_text(check_findings._digest(chapter))
+    chapter.write_text('# %% tags=["check-output"] check_rtol=0.01\nprint(1.5)\n')
+    assert check_findings.is_current(claims, chapter)
+    chapter.write_text('# %% tags=["check-output"] check_rtol=0.01\nprint(2.5)\n')
+    assert not check_findings.is_current(claims, chapter)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -307,3 +308,28 @@ def test_bootstrap_in_colab_checks_out_the_pinned_release(settings, monkeypatch)
     assert pip[-4:] == ["install", "-q", "-e", "/content/cxgrad"]
     assert sys.path[0] == "/content/cxgrad"
     assert f"Installing cxgrad v{settings.version} from {settings.repo_url}" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("mutant", "expected"),
+    [("inner step size x1.01", "0.0101 5 5"), ("one inner step fewer", "0.01 4 4")],
+)
+def test_a_mutant_changes_every_learner_the_chapters_build(tmp_path, mutant, expected):
+    """`chapter_outputs.py mutants` changes the library in the chapters' kernels through a
+    sitecustomize hook; a learner built there has the changed inner loop."""
+    change = chapter_outputs.MUTANTS[mutant]
+    (tmp_path / "sitecustomize.py").write_text(chapter_outputs.MUTANT_HOOK.format(change=change))
+    code = (
+        "from cxgrad.config import TrainConfig\n"
+        "from cxgrad.run_setup import build_learner\n"
+        "m = build_learner(TrainConfig(method='maml')).meta\n"
+        "print(round(m.inner_lr, 6), m.inner_steps_train, m.inner_steps_eval)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == expected
