@@ -327,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("refresh", "check", "measure", "mutants", "dump"))
     parser.add_argument("chapters", nargs="*", metavar="CHAPTER")
-    parser.add_argument("--json", type=Path, help="measure: also write the table here")
+    parser.add_argument(
+        "--json", type=Path, help="measure, mutants: also write the results here (JSON)"
+    )
     parser.add_argument(
         "--cache",
         type=Path,
@@ -360,6 +362,14 @@ def main(argv: list[str] | None = None) -> int:
         missed = [name for name, cells in caught.items() if not sum(cells.values())]
         for name, cells in caught.items():
             print(f"{name}: {sum(cells.values())} checked cells fail")
+        if args.json:
+            record = {
+                "command": "python scripts/chapter_outputs.py mutants " + " ".join(stems),
+                "made_on": hardware(),
+                "mutants": MUTANTS,
+                "failing_cells": caught,
+            }
+            args.json.write_text(json.dumps(record, indent=1) + "\n")
         return 1 if missed else 0
     else:
         rows = spread_table(measure(stems, KERNELS, args.cache), stems)
@@ -374,7 +384,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['tolerance']:6g}  {r['where']}"
             )
         if args.json:
-            args.json.write_text(json.dumps(rows, indent=1) + "\n")
+            record = {
+                "command": "python scripts/chapter_outputs.py measure " + " ".join(stems),
+                "made_on": hardware(),
+                "environments": KERNELS,
+                "numbers": rows,
+            }
+            args.json.write_text(json.dumps(record, indent=1) + "\n")
     return 0
 
 
