@@ -323,6 +323,16 @@ def spread_table(values: dict, stems: list[str]) -> list[dict]:
     return rows
 
 
+def write_record(path: Path, command: str, stems: list[str], **results: object) -> None:
+    """A measurement as JSON, with the command that made it and the machine it ran on."""
+    record = {
+        "command": f"python scripts/chapter_outputs.py {command} " + " ".join(stems),
+        "made_on": hardware(),
+        **results,
+    }
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("refresh", "check", "measure", "mutants", "dump"))
@@ -363,13 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, cells in caught.items():
             print(f"{name}: {sum(cells.values())} checked cells fail")
         if args.json:
-            record = {
-                "command": "python scripts/chapter_outputs.py mutants " + " ".join(stems),
-                "made_on": hardware(),
-                "mutants": MUTANTS,
-                "failing_cells": caught,
-            }
-            args.json.write_text(json.dumps(record, indent=1) + "\n")
+            write_record(args.json, "mutants", stems, mutants=MUTANTS, failing_cells=caught)
         return 1 if missed else 0
     else:
         rows = spread_table(measure(stems, KERNELS, args.cache), stems)
@@ -384,13 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['tolerance']:6g}  {r['where']}"
             )
         if args.json:
-            record = {
-                "command": "python scripts/chapter_outputs.py measure " + " ".join(stems),
-                "made_on": hardware(),
-                "environments": KERNELS,
-                "numbers": rows,
-            }
-            args.json.write_text(json.dumps(record, indent=1) + "\n")
+            write_record(args.json, "measure", stems, environments=KERNELS, numbers=rows)
     return 0
 
 
