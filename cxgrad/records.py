@@ -168,7 +168,7 @@ DECIDING_PAIRS = [
     ("cxgrad", "maml-lslr"),
     ("cxgrad-frozen", "igs"),
 ]
-DECIDING_CONFIGURATIONS = ("cxgrad", "cxgrad-frozen", "igs", "maml-lslr")
+DECIDING_CONFIGURATIONS = tuple(dict.fromkeys(name for pair in DECIDING_PAIRS for name in pair))
 PLANNED_SEEDS = 36
 PLAN_FROM_SEEDS = range(10)  # the seeds whose spread fixed PLANNED_SEEDS
 

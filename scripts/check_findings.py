@@ -54,7 +54,8 @@ START, END = "<!-- findings-table:start -->", "<!-- findings-table:end -->"
 # Variables that select other CPU kernels than the defaults: ATen's generic kernels
 # (ATEN_CPU_CAPABILITY=default) and oneDNN limited to an older instruction set
 # (DNNL_MAX_CPU_ISA=SSE41) are two stand-ins for another CPU on one machine.
-KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA")
+from cxgrad.hardware import KERNEL_VARIABLES  # noqa: E402
+
 KERNEL_SETS = ("ATEN_CPU_CAPABILITY=default", "DNNL_MAX_CPU_ISA=SSE41")
 
 
