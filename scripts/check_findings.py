@@ -13,6 +13,9 @@ collects them into a table, sentence x run, and saves everything under ``--out``
     .venv/bin/python scripts/check_findings.py --seeds 3 --threads 1 --chapters 07_cross_domain
     .venv/bin/python scripts/check_findings.py --table         # the table of the last check
     .venv/bin/python scripts/check_findings.py --write-book    # ... into book/reproduction.md
+    .venv/bin/python scripts/check_findings.py --runs 0:2 --add --save --write-book
+                                      # one more run, added to the saved table (made on
+                                      # another machine, say); each run keeps its machine
 
 Interrupted checks resume: a chapter whose findings were collected from its current text
 is not executed again (a chapter edited since is; ``--force`` re-executes everything).
@@ -255,13 +258,71 @@ def numbers_across_runs(row: dict) -> str:
     )
 
 
+def checks(results: dict) -> list[dict]:
+    """The checks that made a table: one, or more when runs were added (``--add``)."""
+    return results.get("checks") or [
+        {"command": results["command"], "hardware": results["hardware"], "runs": results["runs"]}
+    ]
+
+
+def _machine(hw: dict) -> str:
+    return (
+        f"{hw['cpu']}, {hw['cores']} cores, "
+        f"{hw.get('kernels', 'CPU kernels not recorded')} unless a run names others, "
+        f"torch {hw['torch']}, commit {hw['commit']}"
+    )
+
+
+def add_runs(saved: dict, new: dict) -> dict:
+    """``saved`` with the runs of ``new`` added; each check keeps its command and machine."""
+    twice = sorted(set(saved["runs"]) & set(new["runs"]))
+    if twice:
+        raise SystemExit(
+            f"--add: {', '.join(twice)} are in {SAVED.relative_to(REPO)} already; "
+            "leave them out of --runs, or make a new table without --add"
+        )
+    if sorted(saved["chapters"]) != sorted(new["chapters"]):
+        raise SystemExit(
+            "--add: check the same chapters as the saved table: " + " ".join(saved["chapters"])
+        )
+    merged = json.loads(json.dumps(saved))
+    merged["checks"] = checks(saved) + checks(new)
+    merged["runs"] = saved["runs"] + new["runs"]
+    for stem, sentences in new["chapters"].items():
+        for sentence, row in sentences.items():
+            merged["chapters"][stem].setdefault(sentence, {"runs": {}})["runs"].update(row["runs"])
+    return merged
+
+
+def chapters_changed_since(commit: str, stems: list[str]) -> list[str]:
+    """Chapters whose text differs from ``commit``'s: their saved runs are not comparable."""
+    changed = subprocess.run(
+        ["git", "diff", "--name-only", commit, "--", *(f"notebooks/{s}.py" for s in stems)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [Path(name).stem for name in changed]
+
+
 def markdown(results: dict) -> str:
     runs = results["runs"]
-    hw = results["hardware"]
+    made = checks(results)
+    if len(made) == 1:
+        hw = made[0]["hardware"]
+        intro = f"Made with `{made[0]['command']}` on {hw['date']} ({_machine(hw)})"
+    else:
+        intro = "Made in {} checks: {}".format(
+            len(made),
+            "; ".join(
+                f"{', '.join(check['runs'])} with `{check['command']}` on "
+                f"{check['hardware']['date']} ({_machine(check['hardware'])})"
+                for check in made
+            ),
+        )
     lines = [
-        f"Made with `{results['command']}` on {hw['date']} ({hw['cpu']}, {hw['cores']} cores, "
-        f"{hw.get('kernels', 'CPU kernels not recorded')} unless a run names others, "
-        f"torch {hw['torch']}, commit {hw['commit']}): every chapter at its default size, "
+        f"{intro}: every chapter at its default size, "
         "once per run, each run with a fresh model cache. A cell says whether the sentence "
         "held in that run; the last column gives the range of its numbers over the runs.",
         "",
@@ -349,6 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print the table, execute nothing")
     parser.add_argument("--save", action="store_true", help=f"write {SAVED.relative_to(REPO)}")
     parser.add_argument("--write-book", action="store_true", help="table into the book")
+    parser.add_argument(
+        "--add",
+        action="store_true",
+        help=f"add these runs to the table saved in {SAVED.relative_to(REPO)} (runs made "
+        "later or on another machine; each keeps the machine it ran on)",
+    )
     args = parser.parse_args(argv)
     runs = args.runs or [Run(seed, threads) for threads in args.threads for seed in args.seeds] + [
         parse_run(f"0:1:{kernels}") for kernels in args.kernels
@@ -368,6 +435,22 @@ def main(argv: list[str] | None = None) -> int:
                 run = futures[future]
                 print(f"{run.name}: " + ", ".join(f"{s} {v}" for s, v in future.result().items()))
     results = collect(out, runs, stems)
+    if args.add:
+        if not SAVED.exists():
+            parser.error(f"--add: no saved table {SAVED.relative_to(REPO)} to add runs to")
+        saved = json.loads(SAVED.read_text())
+        changed = {
+            stem
+            for check in checks(saved)
+            for stem in chapters_changed_since(check["hardware"]["commit"], stems)
+        }
+        if changed:
+            parser.error(
+                f"--add: {', '.join(sorted(changed))} changed since the saved table was made; "
+                "check every run again without --add"
+            )
+        results["command"] += " --add"
+        results = add_runs(saved, results)
     print(plain_table(results))
     stale = [
         f"{run.name}: {stem}"

@@ -164,3 +164,41 @@ def test_an_output_tolerance_does_not_make_a_chapter_stale(tmp_path):
     assert check_findings.is_current(claims, chapter)
     chapter.write_text('# %% tags=["check-output"] check_rtol=0.01\nprint(2.5)\n')
     assert not check_findings.is_current(claims, chapter)
+
+
+def _table(runs: dict[str, bool], cpu: str, command: str) -> dict:
+    hardware = {"cpu": cpu, "cores": "2", "torch": "2.14.1", "date": "2026-12-07", "commit": "c0"}
+    return {
+        "command": command,
+        "hardware": hardware,
+        "runs": list(runs),
+        "chapters": {
+            "05_cxgrad": {
+                "CxGrad is ahead.": {
+                    "runs": {r: {"holds": h, "numbers": {"gap": 1.0}} for r, h in runs.items()}
+                }
+            }
+        },
+    }
+
+
+def test_runs_added_later_keep_their_machine():
+    saved = _table({"seed 0, 1 thread": True}, "Intel Xeon", "python scripts/check_findings.py")
+    new = _table({"seed 0, 2 threads": False}, "AMD EPYC", "python ... --runs 0:2 --add")
+    merged = check_findings.add_runs(saved, new)
+    assert merged["runs"] == ["seed 0, 1 thread", "seed 0, 2 threads"]
+    row = merged["chapters"]["05_cxgrad"]["CxGrad is ahead."]["runs"]
+    assert set(row) == {"seed 0, 1 thread", "seed 0, 2 threads"}
+    table = check_findings.markdown(merged)
+    assert "Made in 2 checks: seed 0, 1 thread with" in table
+    assert "Intel Xeon" in table and "seed 0, 2 threads with `python ... --runs 0:2 --add`" in table
+    assert "| CxGrad is ahead. | holds | **fails** | gap: 1 |" in table
+    assert saved["runs"] == ["seed 0, 1 thread"]  # the saved table itself is not changed
+    again = check_findings.add_runs(merged, _table({"seed 1, 1 thread": True}, "ARM", "c"))
+    assert len(check_findings.checks(again)) == 3
+
+
+def test_a_run_cannot_be_added_twice():
+    saved = _table({"seed 0, 1 thread": True}, "Intel Xeon", "a")
+    with pytest.raises(SystemExit, match="seed 0, 1 thread are in .* already"):
+        check_findings.add_runs(saved, _table({"seed 0, 1 thread": True}, "AMD EPYC", "b"))
