@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -273,8 +274,10 @@ def _machine(hw: dict) -> str:
     )
 
 
-def add_runs(saved: dict, new: dict) -> dict:
-    """``saved`` with the runs of ``new`` added; each check keeps its command and machine."""
+def add_runs(saved: dict, new: dict, again: dict | None = None, why: str = "") -> dict:
+    """``saved`` with the runs of ``new`` added (each check keeps its command and machine),
+    and the chapters of ``again``, every run of both executed anew after their sentences
+    changed, in place of the saved ones."""
     twice = sorted(set(saved["runs"]) & set(new["runs"]))
     if twice:
         raise SystemExit(
@@ -288,10 +291,26 @@ def add_runs(saved: dict, new: dict) -> dict:
     merged = json.loads(json.dumps(saved))
     merged["checks"] = checks(saved) + checks(new)
     merged["runs"] = saved["runs"] + new["runs"]
+    rechecked = sorted((again or {}).get("chapters", {}))
     for stem, sentences in new["chapters"].items():
+        if stem in rechecked:
+            continue
         for sentence, row in sentences.items():
             merged["chapters"][stem].setdefault(sentence, {"runs": {}})["runs"].update(row["runs"])
+    if rechecked:
+        assert again is not None
+        merged["chapters"].update(again["chapters"])
+        merged.setdefault("rechecked", []).append(
+            {"chapters": rechecked, "hardware": again["hardware"], "why": why}
+        )
     return merged
+
+
+def parse_run_name(name: str) -> Run:
+    """The run a table's column names (``seed 0, 1 thread, VARIABLE=VALUE``)."""
+    parts = [part.strip() for part in name.split(",")]
+    seed, threads = int(parts[0].split()[1]), int(parts[1].split()[0])
+    return Run(seed, threads, parts[2] if len(parts) > 2 else "")
 
 
 def chapters_changed_since(commit: str, stems: list[str]) -> list[str]:
@@ -414,8 +433,10 @@ def main(argv: list[str] | None = None) -> int:
         "--add",
         action="store_true",
         help=f"add these runs to the table saved in {SAVED.relative_to(REPO)} (runs made "
-        "later or on another machine; each keeps the machine it ran on)",
+        "later or on another machine; each keeps the machine it ran on); chapters changed "
+        "since the saved table are executed again for every run, with --why",
     )
+    parser.add_argument("--why", default="", help="--add: why the changed chapters changed")
     args = parser.parse_args(argv)
     runs = args.runs or [Run(seed, threads) for threads in args.threads for seed in args.seeds] + [
         parse_run(f"0:1:{kernels}") for kernels in args.kernels
@@ -427,35 +448,59 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_root:
         os.environ["CXGRAD_DATA_ROOT"] = str(Path(args.data_root).expanduser().resolve())
 
-    if not args.table:
-        print(f"{len(runs)} runs x {len(stems)} chapters, {args.jobs} at once, in {out}")
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {pool.submit(execute, run, stems, out, args.force): run for run in runs}
-            for future in as_completed(futures):
-                run = futures[future]
-                print(f"{run.name}: " + ", ".join(f"{s} {v}" for s, v in future.result().items()))
-    results = collect(out, runs, stems)
+    # Which chapters each run executes: every chapter, except with --add, where a run
+    # of the saved table executes only the chapters changed since (it is checked again).
+    plan = {run: stems for run in runs}
+    saved, changed = None, []
     if args.add:
         if not SAVED.exists():
             parser.error(f"--add: no saved table {SAVED.relative_to(REPO)} to add runs to")
         saved = json.loads(SAVED.read_text())
-        changed = {
-            stem
-            for check in checks(saved)
-            for stem in chapters_changed_since(check["hardware"]["commit"], stems)
-        }
-        if changed:
+        changed = sorted(
+            {
+                stem
+                for check in checks(saved)
+                for stem in chapters_changed_since(check["hardware"]["commit"], stems)
+            }
+        )
+        again = {run.name for run in runs} & set(saved["runs"])
+        if changed and again != set(saved["runs"]):
             parser.error(
-                f"--add: {', '.join(sorted(changed))} changed since the saved table was made; "
-                "check every run again without --add"
+                f"--add: {', '.join(changed)} changed since the saved table was made, so every "
+                "run of the saved table is checked again on them: add "
+                + " ".join(parse_run_name(name).spec for name in saved["runs"] if name not in again)
+                + " to --runs"
             )
-        results["command"] += " --add"
-        results = add_runs(saved, results)
+        if again and not changed:
+            parser.error(
+                f"--add: {', '.join(sorted(again))} are in {SAVED.relative_to(REPO)} already; "
+                "leave them out of --runs, or make a new table without --add"
+            )
+        if changed and not args.why:
+            parser.error(f"--add: {', '.join(changed)} changed; say why with --why")
+        plan = {run: (changed if run.name in again else stems) for run in runs}
+
+    if not args.table:
+        print(f"{len(runs)} runs, {sum(map(len, plan.values()))} chapters, {args.jobs} at once")
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {pool.submit(execute, run, plan[run], out, args.force): run for run in runs}
+            for future in as_completed(futures):
+                run = futures[future]
+                print(f"{run.name}: " + ", ".join(f"{s} {v}" for s, v in future.result().items()))
+    if saved is None:
+        results = collect(out, runs, stems)
+    else:
+        fresh = [run for run in runs if run.name not in saved["runs"]]
+        new = collect(out, fresh, stems)
+        new["command"] = "python scripts/check_findings.py " + " ".join(
+            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+        )
+        results = add_runs(saved, new, collect(out, runs, changed), args.why)
     print(plain_table(results))
     stale = [
         f"{run.name}: {stem}"
         for run in runs
-        for stem in stems
+        for stem in plan[run]
         if not is_current(out / run.slug / f"{stem}.jsonl", REPO / "notebooks" / f"{stem}.py")
     ]
     if stale:

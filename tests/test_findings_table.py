@@ -202,3 +202,24 @@ def test_a_run_cannot_be_added_twice():
     saved = _table({"seed 0, 1 thread": True}, "Intel Xeon", "a")
     with pytest.raises(SystemExit, match="seed 0, 1 thread are in .* already"):
         check_findings.add_runs(saved, _table({"seed 0, 1 thread": True}, "AMD EPYC", "b"))
+
+
+def test_a_chapter_changed_since_is_checked_again_in_every_run():
+    saved = _table({"seed 0, 1 thread": True}, "Intel Xeon", "a")
+    new = _table({"seed 0, 2 threads": True}, "AMD EPYC", "b")
+    again = _table({"seed 0, 1 thread": True, "seed 0, 2 threads": True}, "AMD EPYC", "b")
+    again["chapters"]["05_cxgrad"] = {
+        "CxGrad is ahead in conv2.": again["chapters"]["05_cxgrad"]["CxGrad is ahead."]
+    }
+    merged = check_findings.add_runs(saved, new, again, "a clause failed in one run")
+    assert list(merged["chapters"]["05_cxgrad"]) == ["CxGrad is ahead in conv2."]
+    assert merged["rechecked"][0]["chapters"] == ["05_cxgrad"]
+    table = check_findings.markdown(merged)
+    assert "05_cxgrad checked again with the same runs on" in table
+    assert "AMD EPYC" in table and "a clause failed in one run" in table
+
+
+@pytest.mark.parametrize("spec", ["0:1", "2:2", "0:1:ATEN_CPU_CAPABILITY=default"])
+def test_a_column_names_its_run(spec):
+    run = check_findings.parse_run(spec)
+    assert check_findings.parse_run_name(run.name) == run
