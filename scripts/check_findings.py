@@ -32,7 +32,6 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -492,9 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         fresh = [run for run in runs if run.name not in saved["runs"]]
         new = collect(out, fresh, stems)
-        new["command"] = "python scripts/check_findings.py " + " ".join(
-            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
-        )
+        new["command"] = command_for(runs) + " --add"
         results = add_runs(saved, new, collect(out, runs, changed), args.why)
     print(plain_table(results))
     stale = [

@@ -59,9 +59,12 @@ def test_the_table_has_the_chapters_current_sentences(stem):
 def test_every_sentence_held_in_every_run():
     assert SAVED is not None
     runs = set(SAVED["runs"])
-    # at least every seed with one thread, the book's (scripts/check_findings.py's default
-    # adds two threads and two other CPUs' kernels: eight runs)
-    expected = {f"seed {s}, 1 thread" for s in (0, 1, 2)}
+    # the eight runs of scripts/check_findings.py's default: seeds 0-2 with one and two
+    # threads, and seed 0 under ATen's generic kernels and under oneDNN's SSE4.1 path
+    expected = {f"seed {s}, {t}" for s in (0, 1, 2) for t in ("1 thread", "2 threads")} | {
+        "seed 0, 1 thread, ATEN_CPU_CAPABILITY=default",
+        "seed 0, 1 thread, DNNL_MAX_CPU_ISA=SSE41",
+    }
     assert expected <= runs, f"the check covers too few runs: {RERUN}"
     failing = [
         f"{stem}: {sentence} (fails in "
