@@ -132,7 +132,7 @@ def main() -> int:
             parser.error(f"--goals: no file {path}; write one with cpu_step.py --json {path}")
         goals = {(r["shape"], r["method"]): r for r in json.loads(path.read_text())}
 
-    from cxgrad.records import cpu_name
+    from cxgrad.hardware import cpu_name
 
     peak = matmul_peak(args.threads)
     print(f"CPU: {cpu_name()}, {args.threads} thread(s); torch {torch.__version__}")

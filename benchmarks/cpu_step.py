@@ -9,7 +9,7 @@ process times ``--iterations`` steps after ``--warmup``. One step is what ``cxgr
 does on a CPU: every task's inner loop, the query losses, one second-order backward,
 reading the loss back, one Adam step; each version with its fastest CPU path (``--path
 fastest`` where the version has it, else its ``auto``) and the CPU set-up its trainer
-applies (``cxgrad.runtime``, where the version has one), including its task-parallel
+applies (``cxgrad.training.runtime``, where the version has one), including its task-parallel
 meta-gradient (``cxgrad.meta.task_parallel``: "sequential x2" is the task loop in two
 threads). The release is checked out into
 a temporary ``git worktree`` and imported from there; the worktree is removed afterwards.
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHAPES = {
     # The paper's miniImageNet geometry (Tables 1-5): 84x84 RGB, Conv4 with 48 filters.
     "paper-84-conv4-48": (5, 1, 15, 3, 84, 48, 4),
-    # The book's Omniglot runs (cxgrad.course): 28x28 glyphs, Conv4-32 and Conv4-64.
+    # The book's Omniglot runs (cxgrad.book.course): 28x28 glyphs, Conv4-32 and Conv4-64.
     "omniglot-28-conv4-32": (5, 1, 15, 1, 28, 32, 4),
     "omniglot-28-conv4-64": (5, 1, 15, 1, 28, 64, 4),
 }
@@ -86,7 +86,7 @@ def build_step(method: str, shape_name: str, threads: int) -> BuiltStep:
 
     torch.set_num_threads(threads)
     try:  # the CPU set-up the trainer applies, in versions that have one
-        from cxgrad.runtime import configure_cpu
+        from cxgrad.training.runtime import configure_cpu
     except ImportError:
         configure_cpu = None
     if configure_cpu is not None:
@@ -208,7 +208,7 @@ def main() -> int:
     if args.child:
         print(json.dumps(child(*args.child, args.iterations, args.warmup, args.threads)))
         return 0
-    from cxgrad.records import cpu_name  # this checkout's (the child may import a release)
+    from cxgrad.hardware import cpu_name  # this checkout's (the child may import a release)
 
     with tempfile.TemporaryDirectory(prefix="cxgrad-baseline-") as tmp:
         worktree = Path(tmp) / "baseline"
@@ -231,7 +231,7 @@ def main() -> int:
 
 
 def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
-    from cxgrad.records import cpu_name
+    from cxgrad.hardware import cpu_name
 
     header = (
         f"{'shape':22s} {'method':7s} {args.baseline + ' s/it':>12s} {'now s/it':>9s} "

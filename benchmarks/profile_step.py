@@ -28,7 +28,7 @@ from cxgrad.device import EXECUTION_PATHS, use_batched_path, uses_channels_last_
 from cxgrad.meta import METHODS, MetaConfig, MetaLearner
 from cxgrad.meta.task_parallel import TaskParallelMetaGradient, cpu_task_parallel
 from cxgrad.models import Conv4Config
-from cxgrad.runtime import configure_cpu
+from cxgrad.training.runtime import configure_cpu
 
 
 def timed_step(

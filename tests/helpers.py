@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from cxgrad.config import TrainConfig
 from cxgrad.meta import MetaConfig, MetaLearner
 from cxgrad.models import Conv4Config
+from cxgrad.runs import TrainConfig
 
 # torch refuses eps = 0 in training-mode BatchNorm; 1e-30 is zero to float64 next to the
 # variances in these tests, so "exact" invariance checks use it.

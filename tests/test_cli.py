@@ -262,8 +262,8 @@ def test_console_script_help():
 def test_every_run_option_has_one_flag():
     from dataclasses import fields
 
-    from cxgrad.config import TrainConfig
     from cxgrad.options import flag
+    from cxgrad.runs import TrainConfig
 
     parser = build_parser()
     train_parser = parser._subparsers._group_actions[0].choices["train"]
@@ -288,7 +288,7 @@ def test_resume_refuses_options_that_would_change_the_run(tmp_path, capsys, extr
 
 
 def test_the_data_root_of_a_run_is_the_default_of_evaluate(tmp_path, capsys, monkeypatch):
-    import cxgrad.evaluate_run
+    import cxgrad.evaluation.run
 
     run, data = tmp_path / "run", tmp_path / "my data"
     data.mkdir()
@@ -296,13 +296,13 @@ def test_the_data_root_of_a_run_is_the_default_of_evaluate(tmp_path, capsys, mon
     code, out, _ = run_cli(capsys, "train", *args, "--out", run, *SMALL)
     assert code == 0 and f"cxgrad evaluate --run {run} --data-root '{data}'" in out
     roots = []
-    load = cxgrad.evaluate_run.load_config_dataset
+    load = cxgrad.evaluation.run.load_config_dataset
 
     def recording(config, data_root, progress):
         roots.append(data_root)
         return load(config, data_root, progress)
 
-    monkeypatch.setattr(cxgrad.evaluate_run, "load_config_dataset", recording)
+    monkeypatch.setattr(cxgrad.evaluation.run, "load_config_dataset", recording)
     assert run_cli(capsys, "evaluate", "--run", run, "--tasks", 2, "--no-progress")[0] == 0
     other = tmp_path / "other"
     run_cli(capsys, "evaluate", "--run", run, "--tasks", 2, "--data-root", other, "--no-progress")
@@ -333,7 +333,7 @@ def test_bad_seed_or_device_fails_before_the_run_folder_is_written(
 
 def test_data_prepare_caches_at_the_size_train_uses(capsys, monkeypatch, tmp_path):
     import cxgrad.data
-    from cxgrad.config import build_config
+    from cxgrad.runs import build_config
 
     sizes = []
     monkeypatch.setattr(

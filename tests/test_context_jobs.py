@@ -22,16 +22,14 @@ from test_meta import CONVS, _directional_check, query_loss_from_context
 
 from cxgrad.analysis.context import HEAD_GAIN, context_dependence, context_gradient
 from cxgrad.analysis.landscape import landscape_measures
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.config import TrainConfig, build_config
 from cxgrad.data import EpisodeSampler, load_synthetic
 from cxgrad.errors import ConfigError
 from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner, gphi, head_gain
 from cxgrad.meta.context import HEAD_GAIN_NAMES
 from cxgrad.models import ResNet12Config
 from cxgrad.records import CONFIGURATIONS, CONTEXT_JOBS, record_config
-from cxgrad.run_dir import RunDir
-from cxgrad.train import train
+from cxgrad.runs import RunDir, TrainConfig, build_config, load_checkpoint
+from cxgrad.training import train
 
 HEAD = ["head.weight", "head.bias"]
 

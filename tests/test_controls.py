@@ -19,13 +19,12 @@ from test_cli import SMALL, run_cli
 from test_meta import CONVS, _directional_check
 from test_train import assert_same_state, final_state, tiny_config
 
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.config import TrainConfig
 from cxgrad.data.episodes import EpisodeSampler
 from cxgrad.errors import ConfigError, DataError
 from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner, gphi
 from cxgrad.models import HEAD_NAMES, ResNet12Config, conv4_forward
-from cxgrad.train import train
+from cxgrad.runs import TrainConfig, load_checkpoint
+from cxgrad.training import train
 
 HEAD = list(HEAD_NAMES)
 LSLR_METHODS = ["maml", "anil", "boil"]

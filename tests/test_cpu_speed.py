@@ -26,8 +26,8 @@ from cxgrad.device import (
 from cxgrad.meta.layout import _ContiguousGrad, channels_last_query, folds_channels_last
 from cxgrad.models import Conv4Config, ResNet12Config
 from cxgrad.models.conv4 import conv4_forward, conv4_forward_tasks, init_conv4
-from cxgrad.runtime import configure_cpu
-from cxgrad.train import Trainer
+from cxgrad.training import Trainer
+from cxgrad.training.runtime import configure_cpu
 
 
 def activation_then_pool(params, x, config: Conv4Config) -> torch.Tensor:

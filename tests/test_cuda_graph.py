@@ -16,11 +16,11 @@ from helpers import tiny_learner
 from test_batched import assert_float32_parity, task_batch
 from test_train import final_state, tiny_config
 
-from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
 from cxgrad.data import load_synthetic
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.errors import ConfigError
-from cxgrad.train import Trainer, train
+from cxgrad.training import Trainer, train
+from cxgrad.training.cuda_graph import GraphedMetaGradient, use_cuda_graph
 
 METHODS = ["maml", "anil", "boil", "cxgrad"]
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -78,7 +78,7 @@ def test_train_hands_every_argument_to_the_trainer(tmp_path, monkeypatch):
         def train(self):
             return None
 
-    monkeypatch.setattr("cxgrad.train.Trainer", Recorder)
+    monkeypatch.setattr("cxgrad.training.trainer.Trainer", Recorder)
     given = {name: f"value of {name}" for name in inspect.signature(train).parameters}
     train(**given)
     assert received == given

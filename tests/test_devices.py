@@ -24,7 +24,7 @@ from cxgrad.analysis.context import context_dependence, effective_inner_steps
 from cxgrad.data import EpisodeSampler, load_synthetic
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.device import DeviceMismatchError, params_device, to_params_device
-from cxgrad.evaluate import evaluate
+from cxgrad.evaluation import evaluate
 from cxgrad.meta import InnerTrace
 from cxgrad.models import Conv4Config
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cxgrad.findings import JSON_ENV, MODE_ENV, WHY_RUNS_DIFFER, FindingNotSupported, Findings
+from cxgrad.book.findings import JSON_ENV, MODE_ENV, WHY_RUNS_DIFFER, FindingNotSupported, Findings
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9]*.py"))

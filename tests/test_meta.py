@@ -10,7 +10,7 @@ from helpers import NO_EPS, double_params, tiny_learner, tiny_model, tiny_task
 from cxgrad.data import load_synthetic
 from cxgrad.data.episodes import EpisodeSampler
 from cxgrad.errors import ConfigError
-from cxgrad.evaluate import evaluate
+from cxgrad.evaluation import evaluate
 from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner, gphi, implicit_gradient_scaling
 from cxgrad.models import Conv4Config, ResNet12Config, conv4_forward
 from cxgrad.models.backbone import Backbone

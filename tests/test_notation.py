@@ -64,7 +64,7 @@ def test_library_name_exists(name):
 
 def test_resolve_rejects_a_missing_name():
     with pytest.raises(AttributeError, match="inner_learning_rate"):
-        resolve("cxgrad.config.TrainConfig.inner_learning_rate")
+        resolve("cxgrad.runs.config.TrainConfig.inner_learning_rate")
 
 
 def test_command_line_options_exist():

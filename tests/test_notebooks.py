@@ -320,8 +320,8 @@ def test_a_mutant_changes_every_learner_the_chapters_build(tmp_path, mutant, exp
     change = chapter_outputs.MUTANTS[mutant]
     (tmp_path / "sitecustomize.py").write_text(chapter_outputs.MUTANT_HOOK.format(change=change))
     code = (
-        "from cxgrad.config import TrainConfig\n"
-        "from cxgrad.run_setup import build_learner\n"
+        "from cxgrad.runs.config import TrainConfig\n"
+        "from cxgrad.runs.setup import build_learner\n"
         "m = build_learner(TrainConfig(method='maml')).meta\n"
         "print(round(m.inner_lr, 6), m.inner_steps_train, m.inner_steps_eval)"
     )

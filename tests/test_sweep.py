@@ -20,11 +20,10 @@ import torch
 from helpers import tiny_run_config
 from slurm_cluster import missing_binaries, one_node_cluster
 
-from cxgrad.checkpoint import load_checkpoint
 from cxgrad.cli import main
 from cxgrad.errors import ConfigError
-from cxgrad.record_models import kept_seeds, load_record_model, nth_kept_model
-from cxgrad.run_dir import RunDir
+from cxgrad.records import kept_seeds, load_record_model, nth_kept_model
+from cxgrad.runs import RunDir, load_checkpoint
 from cxgrad.sweeps import format_status, plan, sweep_status
 from cxgrad.sweeps.executors import Resources, check, minutes, sbatch_parameters
 from cxgrad.sweeps.job import RecordJob, RunOptions

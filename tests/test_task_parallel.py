@@ -11,7 +11,7 @@ from helpers import tiny_learner, tiny_run_config
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.device import cpu_task_workers
 from cxgrad.meta.task_parallel import TaskParallelMetaGradient, cpu_task_parallel, task_shares
-from cxgrad.train import Trainer
+from cxgrad.training import Trainer
 
 
 def meta_batch(tasks: int = 3, dtype: torch.dtype = torch.float64) -> TaskBatch:

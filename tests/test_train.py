@@ -8,15 +8,13 @@ import pytest
 import torch
 from helpers import tiny_run_config as tiny_config
 
-import cxgrad.train
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.config import TrainConfig, build_config
+import cxgrad.training.trainer
 from cxgrad.data import load_synthetic
 from cxgrad.errors import ConfigError, DataError, TrainingDiverged
-from cxgrad.evaluate import confidence_intervals, evaluate
-from cxgrad.evaluate_run import evaluate_run
+from cxgrad.evaluation import confidence_intervals, evaluate, evaluate_run
 from cxgrad.meta.learner import MetaLearner
-from cxgrad.train import Trainer, build_learner, samplers, train
+from cxgrad.runs import TrainConfig, build_config, build_learner, load_checkpoint, samplers
+from cxgrad.training import Trainer, train
 
 
 def final_state(run_dir):
@@ -135,7 +133,7 @@ def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkey
     config = tiny_config(iterations=6, val_every=2, keep_best=2)
     train(config, tmp_path / "full", dataset=glyphs, progress=False)
 
-    real_evaluate = cxgrad.train.evaluate
+    real_evaluate = cxgrad.training.trainer.evaluate
     calls = {"n": 0}
 
     def interrupted_evaluate(*args, **kwargs):
@@ -144,13 +142,13 @@ def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkey
             raise KeyboardInterrupt
         return real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(cxgrad.train, "evaluate", interrupted_evaluate)
+    monkeypatch.setattr(cxgrad.training.trainer, "evaluate", interrupted_evaluate)
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         train(config, cut, dataset=glyphs, progress=False)
     assert final_state(cut)["iteration"] == 2 * cut_at_call
     assert len(validations(cut)) == cut_at_call - 1
-    monkeypatch.setattr(cxgrad.train, "evaluate", real_evaluate)
+    monkeypatch.setattr(cxgrad.training.trainer, "evaluate", real_evaluate)
     train(config, cut, resume=True, dataset=glyphs, progress=False)
     assert [r["iteration"] for r in validations(cut)] == [2, 4, 6]
     assert validations(cut) == validations(tmp_path / "full")
@@ -305,7 +303,7 @@ def test_bad_options_and_presets_are_refused():
 
 
 def test_every_preset_builds_its_model():
-    from cxgrad.config import PRESETS
+    from cxgrad.runs import PRESETS
 
     for name in PRESETS:
         config = build_config(name)
@@ -329,7 +327,7 @@ def test_paper_presets_follow_the_appendix():
 def test_evaluate_run_reports_both_intervals_and_ensembles(tmp_path, glyphs, monkeypatch):
     run = tmp_path / "run"
     train(tiny_config(iterations=4, val_every=1, keep_best=3), run, dataset=glyphs, progress=False)
-    monkeypatch.setattr("cxgrad.evaluate_run.load_config_dataset", lambda *a, **k: glyphs)
+    monkeypatch.setattr("cxgrad.evaluation.run.load_config_dataset", lambda *a, **k: glyphs)
     single = evaluate_run(run, tasks=5, progress=False)
     ensemble = evaluate_run(run, tasks=5, ensemble=3, progress=False)
     assert (single.models, ensemble.models) == (1, 3)
@@ -360,7 +358,7 @@ def test_evaluation_samples_only_the_split_it_tests(tmp_path, glyphs, monkeypatc
     train(tiny_config(ways=5, iterations=2), run, dataset=glyphs, progress=False)
     # A test set whose training split is too small for 5-way tasks still tests the run.
     small_train = load_synthetic(num_classes=(2, 6, 6), images_per_class=8, image_size=16)
-    monkeypatch.setattr("cxgrad.evaluate_run.load_config_dataset", lambda *a, **k: small_train)
+    monkeypatch.setattr("cxgrad.evaluation.run.load_config_dataset", lambda *a, **k: small_train)
     assert evaluate_run(run, tasks=2, progress=False).tasks == 2
     with pytest.raises(DataError, match="5-way tasks need at least 5 classes"):
         evaluate_run(run, tasks=2, split="train", progress=False)
@@ -411,7 +409,7 @@ def test_resume_reads_the_data_root_the_run_recorded(tmp_path, glyphs, monkeypat
         roots.append(data_root)
         return glyphs
 
-    monkeypatch.setattr(cxgrad.train, "load_config_dataset", load)
+    monkeypatch.setattr(cxgrad.training.trainer, "load_config_dataset", load)
     run, data = tmp_path / "run", tmp_path / "data"
     data.mkdir()
     train(tiny_config(iterations=2), run, data_root=data, progress=False)

@@ -77,7 +77,7 @@ class RecordJob(submitit.helpers.Checkpointable):
     def __call__(self, run: SweepRun, options: RunOptions) -> str:
         import torch
 
-        from cxgrad.records import run_record
+        from cxgrad.records.run import run_record
 
         # One thread per run (or --threads): runs side by side must not oversubscribe cores.
         torch.set_num_threads(options.threads)

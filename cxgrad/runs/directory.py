@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cxgrad.checkpoint import atomic_write_bytes
-from cxgrad.config import TrainConfig
+from cxgrad.runs.checkpoint import atomic_write_bytes
+from cxgrad.runs.config import TrainConfig
 from cxgrad.errors import ConfigError
 
 

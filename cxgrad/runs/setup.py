@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from cxgrad.config import TrainConfig
+from cxgrad.runs.config import TrainConfig
 from cxgrad.data import ClassImages, EpisodeSampler, FewShotDataset, load_dataset
 from cxgrad.device import resolve_device
 from cxgrad.errors import ConfigError, DataError

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from cxgrad.config import ARCHITECTURE_KEYS, TrainConfig
+from cxgrad.runs.config import ARCHITECTURE_KEYS, TrainConfig
 from cxgrad.errors import ConfigError
 
 FORMAT_VERSION = 1
