@@ -62,6 +62,7 @@ def test_parity_in_float64(method, first_order):
     assert_float64_parity(learner, params, batch)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("method", METHODS)
 def test_parity_in_float32(method):
     """float32 rounding differs between grouped and plain convolutions (and IGS's large early
@@ -132,6 +133,7 @@ def test_folded_forward_is_one_forward_per_task():
         torch.testing.assert_close(conv4_forward_tasks(params, x, config), expected)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("method", ["maml", "cxgrad"])
 def test_vmap_parity_on_a_backbone_without_folding(method):
     """ResNet-12 does not fold tasks (folds_tasks is False): its batched path is vmap, checked
@@ -160,6 +162,7 @@ def test_trace_refuses_several_tasks():
         )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("method", METHODS)
 def test_batched_prediction_matches(method):
     learner = tiny_learner(method)
@@ -171,6 +174,7 @@ def test_batched_prediction_matches(method):
     )
 
 
+@pytest.mark.integration
 def test_evaluation_is_the_same_on_both_paths():
     data = load_synthetic(num_classes=(3, 3, 6), images_per_class=6, image_size=16)
     sampler = EpisodeSampler(data.split("test"), 3, 1, 2, seed=0, split_name="test")

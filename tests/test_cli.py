@@ -39,6 +39,7 @@ def run_cli(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("method", ["maml", "cxgrad"])
 def test_train_then_evaluate_json_on_synthetic(tmp_path, capsys, method):
     run = tmp_path / "run"
@@ -67,6 +68,7 @@ def test_train_then_evaluate_json_on_synthetic(tmp_path, capsys, method):
     assert (result["tasks"], result["ways"], result["shots"], result["models"]) == (7, 3, 1, 2)
 
 
+@pytest.mark.integration
 def test_resume_continues_with_the_runs_own_options(tmp_path, capsys):
     run = tmp_path / "run"
     run_cli(capsys, "train", "--dataset", "synthetic", "--iterations", 2, "--out", run, *SMALL)
@@ -76,6 +78,7 @@ def test_resume_continues_with_the_runs_own_options(tmp_path, capsys):
     assert code == 0 and "finished 4 iterations" in out
 
 
+@pytest.mark.integration
 def test_train_and_evaluate_on_real_omniglot(tmp_path, capsys, omniglot_root):
     run = tmp_path / "omniglot"
     code, _, err = run_cli(
@@ -236,6 +239,7 @@ def test_unknown_method_and_preset_are_rejected_by_the_parser(capsys):
         assert "invalid choice" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_console_script_help():
     out = subprocess.run(
         [sys.executable, "-m", "cxgrad", "train", "--help"],
@@ -287,6 +291,7 @@ def test_resume_refuses_options_that_would_change_the_run(tmp_path, capsys, extr
     assert code == 2 and message in err
 
 
+@pytest.mark.integration
 def test_the_data_root_of_a_run_is_the_default_of_evaluate(tmp_path, capsys, monkeypatch):
     import cxgrad.evaluation.run
 

@@ -322,6 +322,7 @@ def test_the_options_are_in_the_help(capsys):
     assert "--context-gain {none,head}" in out and "(default: none)" in out
 
 
+@pytest.mark.integration
 def test_train_evaluate_and_resume_a_head_gain_run(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["--dataset", "synthetic", "--context-gain", "head", "--bn-eps", "1e-2", *SMALL]

@@ -392,6 +392,7 @@ def test_bad_polarity_is_refused(glyphs):
 
 
 # --------------------------------------------------------------------------- training and CLI
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "changes",
     [{"method": "maml", "learned_inner_lr": True}, {"polarity": "mixed"}],

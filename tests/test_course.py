@@ -135,6 +135,7 @@ ASK_FOR_THE_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: nothing is locked")
 def test_two_processes_asking_for_the_same_run_train_it_once(tmp_path):
     """Two chapters executed at the same time share a model: the first trains it, the second

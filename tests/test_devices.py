@@ -69,6 +69,7 @@ def until_a_number_is_read(function, *args, **kwargs) -> None:
 # ----------------------------------------------------------------- the learner
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("method", METHODS)
 def test_learner_entry_points_move_a_cpu_batch_to_the_parameters(method):
     learner = tiny_learner(method)

@@ -118,6 +118,7 @@ def test_the_book_build_asserts_the_findings():
     assert re.search(rf"^export {MODE_ENV}=assert$", build, re.M)
 
 
+@pytest.mark.integration
 def test_a_readers_run_reports_failing_findings_instead_of_raising(
     omniglot_root, tmp_path, monkeypatch
 ):

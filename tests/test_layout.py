@@ -48,17 +48,19 @@ def test_the_contract_is_kept():
     assert out.returncode == 0, out.stdout[-3000:]
 
 
+# an old path, a name it had, and the package that has the name now
+OLD_NAMES = {
+    "cxgrad.train": {"train": "cxgrad.training", "build_learner": "cxgrad.runs"},
+    "cxgrad.course": {"trained_run": "cxgrad.book", "omniglot_config": "cxgrad.runs"},
+    "cxgrad.evaluate": {"evaluate": "cxgrad.evaluation"},
+    "cxgrad.config": {"build_config": "cxgrad.runs"},
+    "cxgrad.record_models": {"load_record_model": "cxgrad.records"},
+}
+
+
 @pytest.mark.parametrize(
     ("old", "name", "new"),
-    [
-        ("cxgrad.train", "train", "cxgrad.training"),
-        ("cxgrad.train", "build_learner", "cxgrad.runs"),
-        ("cxgrad.course", "trained_run", "cxgrad.book"),
-        ("cxgrad.course", "omniglot_config", "cxgrad.runs"),
-        ("cxgrad.evaluate", "evaluate", "cxgrad.evaluation"),
-        ("cxgrad.config", "build_config", "cxgrad.runs"),
-        ("cxgrad.record_models", "load_record_model", "cxgrad.records"),
-    ],
+    [(old, name, new) for old, names in OLD_NAMES.items() for name, new in names.items()],
 )
 def test_an_old_path_still_imports_and_says_where_it_went(old, name, new):
     sys.modules.pop(old, None)

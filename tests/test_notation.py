@@ -67,6 +67,7 @@ def test_resolve_rejects_a_missing_name():
         resolve("cxgrad.runs.config.TrainConfig.inner_learning_rate")
 
 
+@pytest.mark.integration
 def test_command_line_options_exist():
     options = sorted({n for n in code_names() if n.startswith("--")})
     assert "--inner-lr" in options

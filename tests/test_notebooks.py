@@ -56,6 +56,7 @@ def _regenerate(path: Path) -> str:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
 def test_colab_notebook_is_generated_from_the_chapter(source, expected):
     notebook = source.with_suffix(".ipynb")
@@ -310,6 +311,7 @@ def test_bootstrap_in_colab_checks_out_the_pinned_release(settings, monkeypatch)
     assert f"Installing cxgrad v{settings.version} from {settings.repo_url}" in out.getvalue()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("mutant", "expected"),
     [("inner step size x1.01", "0.0101 5 5"), ("one inner step fewer", "0.01 4 4")],

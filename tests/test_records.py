@@ -100,6 +100,7 @@ def test_the_readme_shows_the_records_as_they_are():
     assert markdown_comparisons(longer, PAIRS) in readme
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_record_run_still_trains_as_recorded(omniglot_root, tmp_path, threads):
     """Retrain the first iterations of two record runs: their losses must be the recorded
@@ -124,6 +125,7 @@ def test_a_record_run_still_trains_as_recorded(omniglot_root, tmp_path, threads)
         torch.set_num_threads(previous)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "change",
     [{"inner_lr": 0.01 * 1.01}, {"inner_steps_train": 4}],
@@ -338,6 +340,7 @@ def test_an_installed_wheel_asks_for_the_results_folder(monkeypatch, tmp_path):
     assert run._git("rev-parse", "HEAD") == "unknown"
 
 
+@pytest.mark.integration
 def test_the_results_folder_comes_from_the_environment(tmp_path):
     code = (
         "from cxgrad.records import RESULTS_DIR, LONG_RESULTS_DIR; "

@@ -211,6 +211,7 @@ def test_status_counts_each_state_and_shows_failures(tmp_path):
 
 
 # ------------------------------------------------------------------ local executor
+@pytest.mark.integration
 def test_local_sweep_records_reports_failures_and_skips_finished_runs(tmp_path, capsys):
     file = _sweep_file(tmp_path)
     args = _sweep(tmp_path, "--file", str(file), "--configs", "tiny-maml", "broken")

@@ -98,6 +98,7 @@ def test_only_fastest_task_loop_on_a_cpu(two_threads):
     assert cpu_task_workers("fastest", cpu, batched=False) == 0  # one core: nothing to share
 
 
+@pytest.mark.integration
 def test_trainer_uses_it_on_the_fastest_task_loop(tmp_path, two_threads):
     """At 40x40 (above the batched path's limit) ``fastest`` runs the task loop, in two
     threads: one step's loss is the reference path's, up to float32 rounding."""

@@ -67,6 +67,7 @@ def test_training_changes_every_meta_parameter(tmp_path, glyphs):
     assert unchanged == []  # theta and phi (g_phi) are all meta-learned
 
 
+@pytest.mark.integration
 def test_resume_after_stop_is_exact(tmp_path, glyphs):
     """Stop after 3 iterations, resume to 6: same parameters and Adam state as 6 in one go."""
     full = tiny_config(iterations=6)
@@ -88,6 +89,7 @@ def test_resume_after_stop_is_exact(tmp_path, glyphs):
     assert best_files(tmp_path / "split") == best_files(tmp_path / "full")
 
 
+@pytest.mark.integration
 def test_extending_a_run_restores_the_checkpoint_its_final_validation_displaced(
     tmp_path, glyphs, monkeypatch
 ):
@@ -125,6 +127,7 @@ def test_resuming_with_fewer_iterations_leaves_the_validations_alone(tmp_path, g
     assert (validations(run), best_index(run), best_files(run)) == before
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("cut_at_call", [2, 3])
 def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkeypatch, cut_at_call):
     """Ctrl-C inside the 2nd validation (iteration 4) or the final one (iteration 6): the
@@ -157,6 +160,7 @@ def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkey
     assert_same_state(final_state(tmp_path / "full"), final_state(cut))
 
 
+@pytest.mark.integration
 def test_resume_after_ctrl_c_is_exact(tmp_path, glyphs, monkeypatch):
     config = tiny_config(iterations=6, val_every=4)
     train(config, tmp_path / "full", dataset=glyphs, progress=False)
@@ -324,6 +328,7 @@ def test_paper_presets_follow_the_appendix():
     assert build_config("miniimagenet-5w1s-beta0.1").context_lr == 0.1
 
 
+@pytest.mark.integration
 def test_evaluate_run_reports_both_intervals_and_ensembles(tmp_path, glyphs, monkeypatch):
     run = tmp_path / "run"
     train(tiny_config(iterations=4, val_every=1, keep_best=3), run, dataset=glyphs, progress=False)
