@@ -7,36 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import SMALL, run_cli
 
 from cxgrad.cli import build_parser, main
-
-SMALL = [
-    "--ways",
-    "3",
-    "--shots",
-    "1",
-    "--queries",
-    "2",
-    "--filters",
-    "4",
-    "--meta-batch",
-    "2",
-    "--inner-steps",
-    "1",
-    "--inner-steps-eval",
-    "1",
-    "--val-every",
-    "2",
-    "--val-tasks",
-    "3",
-    "--no-progress",
-]
-
-
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.integration

@@ -13,11 +13,21 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import NO_EPS, double_params, tiny_learner, tiny_task
-from test_batched import assert_float64_parity, task_batch
-from test_cli import SMALL, run_cli
-from test_meta import CONVS, _directional_check
-from test_train import assert_same_state, final_state, tiny_config
+from helpers import (
+    CONVS,
+    NO_EPS,
+    SMALL,
+    assert_float64_parity,
+    assert_same_state,
+    directional_check,
+    double_params,
+    final_state,
+    run_cli,
+    task_batch,
+    tiny_learner,
+    tiny_task,
+)
+from helpers import tiny_run_config as tiny_config
 
 from cxgrad.data.episodes import EpisodeSampler
 from cxgrad.errors import ConfigError, DataError
@@ -92,10 +102,10 @@ def test_second_order_meta_gradient_matches_finite_differences(method, meta):
     if learner.meta.learned_inner_lr:
         params = with_rates(learner, params, [0.1, 0.05])
     loss_fn = task_loss_fn(learner, tiny_task())
-    _directional_check(loss_fn, params, sorted(params))
+    directional_check(loss_fn, params, sorted(params))
     lslr = sorted(k for k in params if k.startswith("lslr."))
     if lslr:  # the step sizes alone, so that their share is not drowned by the weights'
-        _directional_check(loss_fn, params, lslr, seed=1)
+        directional_check(loss_fn, params, lslr, seed=1)
 
 
 # --------------------------------------------------------------------------- LSLR

@@ -12,9 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import tiny_learner
-from test_batched import assert_float32_parity, task_batch
-from test_train import final_state, tiny_config
+from helpers import assert_float32_parity, final_state, task_batch, tiny_learner
+from helpers import tiny_run_config as tiny_config
 
 from cxgrad.data import load_synthetic
 from cxgrad.data.episodes import TaskBatch

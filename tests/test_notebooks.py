@@ -35,8 +35,10 @@ def code_cells(nb) -> list[str]:
     ]
 
 
-def test_there_are_chapters():
-    assert len(CHAPTERS) >= 1
+def test_every_chapter_is_in_the_book_in_order():
+    """The chapters the tests check are the book's, in the table of contents' order."""
+    toc = re.findall(r"file: notebooks/(\S+)", (REPO / "_toc.yml").read_text())
+    assert [c.stem for c in CHAPTERS] == toc
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from helpers import assert_same_state, final_state
 from helpers import tiny_run_config as tiny_config
 
 import cxgrad.training.trainer
@@ -15,10 +16,6 @@ from cxgrad.evaluation import confidence_intervals, evaluate, evaluate_run
 from cxgrad.meta.learner import MetaLearner
 from cxgrad.runs import TrainConfig, build_config, build_learner, load_checkpoint, samplers
 from cxgrad.training import Trainer, train
-
-
-def final_state(run_dir):
-    return load_checkpoint(run_dir / "checkpoints" / "last.pt")
 
 
 def validations(run_dir) -> list[dict]:
@@ -32,15 +29,6 @@ def best_index(run_dir) -> list[dict]:
 
 def best_files(run_dir) -> list[str]:
     return sorted(p.name for p in (run_dir / "checkpoints").glob("iter-*.pt"))
-
-
-def assert_same_state(a, b):
-    assert a["iteration"] == b["iteration"]
-    for name in a["params"]:
-        assert torch.equal(a["params"][name], b["params"][name]), name
-    for key, state in a["optimizer"]["state"].items():
-        for field in ("exp_avg", "exp_avg_sq", "step"):
-            assert torch.equal(state[field], b["optimizer"]["state"][key][field])
 
 
 @pytest.mark.parametrize("method", ["maml", "anil", "boil", "cxgrad"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from cxgrad.records.catalogue import (
     results_folder,
 )
 from cxgrad.runs.config import TrainConfig
+from cxgrad.runs.files import atomic_write_text
 
 
 def _git(*args: str) -> str:
@@ -147,8 +147,5 @@ def run_record(
         "written": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     path = record_path(name, seed, results)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, path)  # a reader never sees half a file
+    atomic_write_text(path, json.dumps(record, indent=1) + "\n")  # never half a file
     return path
