@@ -324,14 +324,18 @@ def test_a_mutant_changes_every_learner_the_chapters_build(tmp_path, mutant, exp
     change = chapter_outputs.MUTANTS[mutant]
     (tmp_path / "sitecustomize.py").write_text(chapter_outputs.MUTANT_HOOK.format(change=change))
     code = (
-        "from cxgrad.runs.config import TrainConfig\n"
-        "from cxgrad.runs.setup import build_learner\n"
+        "from cxgrad.runs import TrainConfig, build_learner\n"
         "m = build_learner(TrainConfig(method='maml')).meta\n"
         "print(round(m.inner_lr, 6), m.inner_steps_train, m.inner_steps_eval)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])
+            ),
+        },
         capture_output=True,
         text=True,
         check=True,
