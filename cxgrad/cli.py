@@ -9,15 +9,16 @@ import sys
 import typing
 from pathlib import Path
 
+from cxgrad.data.base import SPLITS
 from cxgrad.data.prepare import PREPARABLE
 from cxgrad.data.registry import DATASETS
 from cxgrad.device import EXECUTION_PATHS
 from cxgrad.errors import ConfigError, CxGradError
+from cxgrad.evaluation.accuracy import TEST_TASKS
 from cxgrad.options import choices, flag, options
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.directory import RunDir
 from cxgrad.runs.presets import PRESETS, build_config
-from cxgrad.runs.setup import SPLITS
 from cxgrad.training.cuda_graph import CUDA_GRAPH_OPTIONS
 
 DATASET_CHOICES = tuple(DATASETS)
@@ -162,7 +163,7 @@ def _evaluate_parser(sub) -> None:
         formatter_class=_HelpFormatter,
     )
     p.add_argument("--run", required=True, help="run directory made by cxgrad train")
-    p.add_argument("--tasks", type=int, default=600, help="number of test tasks")
+    p.add_argument("--tasks", type=int, default=TEST_TASKS, help="number of test tasks")
     p.add_argument(
         "--ensemble",
         type=int,

@@ -70,3 +70,16 @@ def test_an_old_path_still_imports_and_says_where_it_went(old, name, new):
     assert getattr(module, name) is getattr(importlib.import_module(new), name)
     messages = [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
     assert len(messages) == 1 and f"{old} moved to" in messages[0]
+
+
+def test_a_choice_is_checked_from_its_declaration():
+    from cxgrad.errors import ConfigError
+    from cxgrad.meta import MetaConfig
+    from cxgrad.runs import TrainConfig
+
+    with pytest.raises(ConfigError, match=r"unknown backbone 'vgg'; choose one of conv4, "):
+        TrainConfig(backbone="vgg")
+    with pytest.raises(ConfigError, match=r"unknown activation 'gelu'.*\(--activation\)"):
+        TrainConfig(activation="gelu")
+    with pytest.raises(ConfigError, match=r"unknown context scheme 'x'.*\(--context-scheme\)"):
+        MetaConfig(method="cxgrad", context_scheme="x")

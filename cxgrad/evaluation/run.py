@@ -7,7 +7,7 @@ from pathlib import Path
 from cxgrad.data.registry import get_spec
 from cxgrad.device import use_batched_path
 from cxgrad.errors import ConfigError
-from cxgrad.evaluation.accuracy import EvalResult, evaluate
+from cxgrad.evaluation.accuracy import TEST_TASKS, EvalResult, evaluate
 from cxgrad.runs.checkpoint import load_checkpoint
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.directory import RunDir
@@ -54,7 +54,7 @@ def _cross_domain(config: TrainConfig, dataset: str) -> TrainConfig:
 
 def evaluate_run(
     run_dir: str | Path,
-    tasks: int = 600,
+    tasks: int = TEST_TASKS,
     ensemble: int = 1,
     split: str = "test",
     data_root: str | Path | None = None,

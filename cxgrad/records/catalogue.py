@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from cxgrad.errors import ConfigError
+from cxgrad.evaluation.accuracy import TEST_TASKS
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.presets import omniglot_config
 
 RECORD_ITERATIONS = 500
-RECORD_TEST_TASKS = 600
+RECORD_TEST_TASKS = TEST_TASKS  # every record is tested on the same 600 seeded tasks
 
 
 def checkout() -> Path | None:

@@ -17,12 +17,12 @@ from cxgrad.data.registry import DATASETS, get_spec
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
 from cxgrad.models import Backbone, Conv4Config, ResNet12Config
-from cxgrad.options import check_minimums, flag, network_option, option, options
+from cxgrad.data.omniglot import SPLITS as OMNIGLOT_SPLITS
+from cxgrad.models.conv4 import ACTIVATIONS
+from cxgrad.options import check_choices, check_minimums, flag, network_option, option, options
 
 BACKBONES = ("conv4", "resnet12")
-ACTIVATIONS = ("leaky_relu", "relu")
 POLARITIES = ("normal", "mixed")
-OMNIGLOT_SPLITS = ("alphabet", "maml")
 _INNER = {f.name: f for f in fields(MetaConfig)}
 
 
@@ -103,10 +103,7 @@ class TrainConfig(MetaConfig):
     )
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ConfigError(
-                f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}"
-            )
+        check_choices(self, ConfigError)  # dataset, split, backbone, activation, polarity, ...
         spec = DATASETS[self.dataset]
         if self.image_size is None:
             object.__setattr__(self, "image_size", spec.image_size)
@@ -116,18 +113,10 @@ class TrainConfig(MetaConfig):
                 raise ConfigError(
                     f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}"
                 )
-        if not self.context_lr >= 0:
-            raise ConfigError(
-                f"--context-lr must be >= 0 (0 freezes CxGrad's context), got {self.context_lr}"
-            )
         if not (self.bn_eps > 0 and math.isfinite(self.bn_eps)):
             raise ConfigError(
                 f"--bn-eps must be a finite number > 0, got {self.bn_eps} (BatchNorm divides "
                 "by sqrt(variance + eps); for a negligible eps give 1e-30, not 0)"
-            )
-        if self.polarity not in POLARITIES:
-            raise ConfigError(
-                f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}"
             )
         if self.dataset != "omniglot":
             # Only Omniglot's loader has these options; refused rather than stored unused.
@@ -144,12 +133,6 @@ class TrainConfig(MetaConfig):
     def model_config(self) -> Backbone:
         """Conv4 (``filters`` per layer) or ResNet-12 (``filters`` channels in the first
         block, doubled per block)."""
-        if self.backbone not in BACKBONES:
-            raise ConfigError(
-                f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}"
-            )
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"--activation must be leaky_relu or relu, got {self.activation!r}")
         if self.image_size < 16:
             raise ConfigError(
                 f"--image-size {self.image_size} is too small for four 2x2 max-pools (need >= 16)"
