@@ -80,8 +80,8 @@ def build_step(method: str, shape_name: str, threads: int) -> BuiltStep:
     import torch
 
     from cxgrad.data.episodes import TaskBatch
-    from cxgrad.device import use_batched_path
     from cxgrad.meta import MetaConfig, MetaLearner
+    from cxgrad.meta.execution import use_batched_path
     from cxgrad.models import Conv4Config
 
     torch.set_num_threads(threads)
@@ -152,11 +152,11 @@ def _batched_on_cpu(use_batched_path, learner) -> bool:
     (which also runs the query pass channels-last), else its ``auto``."""
     import torch
 
-    from cxgrad.device import EXECUTION_PATHS
+    from cxgrad.meta.execution import EXECUTION_PATHS
 
     cpu = torch.device("cpu")
     if "fastest" in EXECUTION_PATHS:
-        from cxgrad.device import uses_channels_last_query
+        from cxgrad.meta.execution import uses_channels_last_query
 
         learner.channels_last_query = uses_channels_last_query("fastest", cpu)
         return use_batched_path("fastest", cpu, learner.model)

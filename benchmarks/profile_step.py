@@ -24,8 +24,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from cxgrad.data import EpisodeSampler, load_synthetic
-from cxgrad.device import EXECUTION_PATHS, use_batched_path, uses_channels_last_query
 from cxgrad.meta import METHODS, MetaConfig, MetaLearner
+from cxgrad.meta.execution import EXECUTION_PATHS, use_batched_path, uses_channels_last_query
 from cxgrad.meta.task_parallel import TaskParallelMetaGradient, cpu_task_parallel
 from cxgrad.models import Conv4Config
 from cxgrad.training.runtime import configure_cpu

@@ -12,9 +12,9 @@ from pathlib import Path
 from cxgrad.data.base import SPLITS
 from cxgrad.data.prepare import PREPARABLE
 from cxgrad.data.registry import DATASETS
-from cxgrad.device import EXECUTION_PATHS
 from cxgrad.errors import ConfigError, CxGradError
 from cxgrad.evaluation.accuracy import TEST_TASKS
+from cxgrad.meta.execution import EXECUTION_PATHS
 from cxgrad.options import choices, flag, options
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.directory import RunDir

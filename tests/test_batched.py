@@ -18,10 +18,10 @@ from helpers import (
 
 from cxgrad.data import load_synthetic
 from cxgrad.data.episodes import EpisodeSampler, TaskBatch
-from cxgrad.device import use_batched_path
 from cxgrad.errors import ConfigError
 from cxgrad.evaluation import evaluate
 from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner
+from cxgrad.meta.execution import use_batched_path
 from cxgrad.models import Conv4Config, ResNet12Config
 from cxgrad.models.conv4 import conv4_forward, conv4_forward_tasks
 

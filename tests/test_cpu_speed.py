@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from helpers import tiny_learner, tiny_run_config
 
 from cxgrad.data.episodes import TaskBatch
-from cxgrad.device import (
+from cxgrad.meta.execution import (
     CPU_BATCHED_MAX_IMAGE_SIDE,
     use_batched_path,
     uses_channels_last_query,

@@ -9,7 +9,7 @@ import torch
 from helpers import tiny_learner, tiny_run_config
 
 from cxgrad.data.episodes import TaskBatch
-from cxgrad.device import cpu_task_workers
+from cxgrad.meta.execution import cpu_task_workers
 from cxgrad.meta.task_parallel import TaskParallelMetaGradient, cpu_task_parallel, task_shares
 from cxgrad.training import Trainer
 

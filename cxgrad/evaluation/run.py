@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from cxgrad.data.registry import get_spec
-from cxgrad.device import use_batched_path
 from cxgrad.errors import ConfigError
 from cxgrad.evaluation.accuracy import TEST_TASKS, EvalResult, evaluate
+from cxgrad.meta.execution import use_batched_path
 from cxgrad.runs.checkpoint import load_checkpoint
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.directory import RunDir

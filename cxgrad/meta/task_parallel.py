@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from cxgrad.data.episodes import TaskBatch
-from cxgrad.device import cpu_task_workers
+from cxgrad.meta.execution import cpu_task_workers
 from cxgrad.meta.learner import MetaLearner, Params
 
 
@@ -95,6 +95,6 @@ def cpu_task_parallel(
     learner: MetaLearner, path: str, device: torch.device, batched: bool
 ) -> TaskParallelMetaGradient | None:
     """The task-parallel meta-gradient where ``path`` runs the tasks in threads
-    (``cxgrad.device.cpu_task_workers``), else None: the meta-batch in the calling thread."""
+    (``execution.cpu_task_workers``), else None: the meta-batch in the calling thread."""
     workers = cpu_task_workers(path, device, batched)
     return TaskParallelMetaGradient(learner, workers, batched) if workers else None

@@ -23,9 +23,9 @@ from tqdm.auto import tqdm
 from cxgrad.data import FewShotDataset
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.data.registry import get_spec
-from cxgrad.device import use_batched_path, uses_channels_last_query
 from cxgrad.errors import TrainingDiverged
 from cxgrad.evaluation.accuracy import evaluate
+from cxgrad.meta.execution import use_batched_path, uses_channels_last_query
 from cxgrad.meta.learner import Params
 from cxgrad.meta.task_parallel import cpu_task_parallel
 from cxgrad.runs.checkpoint import load_checkpoint, save_checkpoint
@@ -349,7 +349,7 @@ def train(config: TrainConfig, out: str | Path, **options: Any) -> TrainResult:
     ``cuda_graph``).
 
     ``path`` chooses how a meta-batch is computed (``sequential``, ``batched``, ``auto`` or
-    ``fastest``, see ``cxgrad.device.use_batched_path``); it changes speed, not the maths,
+    ``fastest``, see ``cxgrad.meta.execution.use_batched_path``); it changes speed, not the maths,
     but float rounding differs between paths, so resume a run with the path it started with.
     ``cuda_graph`` (``auto``, ``on``, ``off``) chooses whether the step is replayed as a
     CUDA graph (see ``cxgrad.training.cuda_graph.use_cuda_graph``).
