@@ -74,6 +74,19 @@ class BuiltStep(NamedTuple):
     task_parallel: Any
 
 
+def _from_first(name: str, *modules: str):
+    """``name`` from the first of ``modules`` that the imported cxgrad has: this checkout's
+    layout (0.4) or a release's (0.3 kept these at the package's root); None if none has it."""
+    import importlib
+
+    for module in modules:
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
 def build_step(method: str, shape_name: str, threads: int) -> BuiltStep:
     """The step ``cxgrad train`` takes on a CPU, with whichever ``cxgrad`` is first on
     ``sys.path``: the version's fastest CPU path and CPU set-up, Adam, random inputs."""
@@ -81,14 +94,13 @@ def build_step(method: str, shape_name: str, threads: int) -> BuiltStep:
 
     from cxgrad.data.episodes import TaskBatch
     from cxgrad.meta import MetaConfig, MetaLearner
-    from cxgrad.meta.execution import use_batched_path
     from cxgrad.models import Conv4Config
 
+    use_batched_path = _from_first("use_batched_path", "cxgrad.meta.execution", "cxgrad.device")
+
     torch.set_num_threads(threads)
-    try:  # the CPU set-up the trainer applies, in versions that have one
-        from cxgrad.training.runtime import configure_cpu
-    except ImportError:
-        configure_cpu = None
+    # the CPU set-up the trainer applies, in versions that have one
+    configure_cpu = _from_first("configure_cpu", "cxgrad.training.runtime", "cxgrad.runtime")
     if configure_cpu is not None:
         configure_cpu()
     ways, shots, queries, channels, size, filters, tasks = SHAPES[shape_name]
@@ -110,7 +122,7 @@ def build_step(method: str, shape_name: str, threads: int) -> BuiltStep:
     task_parallel = _task_parallel_on_cpu(learner, batched)
 
     def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)  # written out: a release may lack meta.step
         if task_parallel is not None:
             loss, _ = task_parallel(params, batch)
         else:
@@ -152,12 +164,12 @@ def _batched_on_cpu(use_batched_path, learner) -> bool:
     (which also runs the query pass channels-last), else its ``auto``."""
     import torch
 
-    from cxgrad.meta.execution import EXECUTION_PATHS
-
+    paths = _from_first("EXECUTION_PATHS", "cxgrad.meta.execution", "cxgrad.device")
     cpu = torch.device("cpu")
-    if "fastest" in EXECUTION_PATHS:
-        from cxgrad.meta.execution import uses_channels_last_query
-
+    if "fastest" in paths:
+        uses_channels_last_query = _from_first(
+            "uses_channels_last_query", "cxgrad.meta.execution", "cxgrad.device"
+        )
         learner.channels_last_query = uses_channels_last_query("fastest", cpu)
         return use_batched_path("fastest", cpu, learner.model)
     return use_batched_path("auto", cpu)

@@ -27,6 +27,7 @@ from cxgrad.errors import TrainingDiverged
 from cxgrad.evaluation.accuracy import evaluate
 from cxgrad.meta.execution import use_batched_path, uses_channels_last_query
 from cxgrad.meta.learner import Params
+from cxgrad.meta.step import meta_gradient
 from cxgrad.meta.task_parallel import cpu_task_parallel
 from cxgrad.runs.checkpoint import load_checkpoint, save_checkpoint
 from cxgrad.runs.config import TrainConfig
@@ -166,12 +167,7 @@ class Trainer:
             if self._graphed is None:
                 self._graphed = GraphedMetaGradient(self._meta_loss, self.params, batch)
             return self._graphed(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.task_parallel is not None:
-            return self.task_parallel(self.params, batch)
-        loss, accuracy = self._meta_loss(self.params, batch)
-        loss.backward()
-        return loss, accuracy
+        return meta_gradient(self.learner, self.params, batch, self.batched, self.task_parallel)
 
     def _diverged(self, where: str, loss_value: float) -> NoReturn:
         self.run.append_metrics({"iteration": self.iteration + 1, "event": "diverged"})
