@@ -112,7 +112,7 @@ def run_record(
         ).to_dict(include_tasks=True)
         for dataset in cross_domain
     }
-    # the checkpoint just tested, kept for what chapter 10 measures on it (record_models)
+    # the checkpoint just tested, kept for what chapter 10 measures on it (models.py)
     keep_record_model(out, name, seed, results)
     metrics = run.read_metrics()
     steps = [r for r in metrics if "loss" in r]
