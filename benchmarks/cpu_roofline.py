@@ -72,16 +72,17 @@ def measure(cpu_step, method: str, shape: str, threads: int, steps: int) -> dict
         built.step()
         times.append(time.perf_counter() - start)
 
-    def meta_gradient(batched: bool) -> None:  # the step's arithmetic, in this thread
-        loss, _ = built.learner.meta_batch_loss(built.params, built.batch, batched=batched)
-        loss.backward()
+    from cxgrad.meta.step import meta_gradient
+
+    def arithmetic(batched: bool) -> None:  # the step's arithmetic, in this thread
+        meta_gradient(built.learner, built.params, built.batch, batched)
 
     # Counted task by task: the same function as the batched path's, whose grouped
     # convolutions' backward the counter overcounts (it takes them for dense ones).
     with FlopCounterMode(display=False) as counter:
-        meta_gradient(batched=False)
+        arithmetic(batched=False)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        meta_gradient(built.batched)
+        arithmetic(built.batched)
     self_times = [(e.key, e.self_cpu_time_total) for e in prof.key_averages()]
     total = sum(t for _, t in self_times)
     convolution = sum(t for key, t in self_times if "convolution" in key)
@@ -132,7 +133,7 @@ def main() -> int:
             parser.error(f"--goals: no file {path}; write one with cpu_step.py --json {path}")
         goals = {(r["shape"], r["method"]): r for r in json.loads(path.read_text())}
 
-    from cxgrad.records import cpu_name
+    from cxgrad.hardware import cpu_name
 
     peak = matmul_peak(args.threads)
     print(f"CPU: {cpu_name()}, {args.threads} thread(s); torch {torch.__version__}")

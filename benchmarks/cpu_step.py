@@ -9,7 +9,7 @@ process times ``--iterations`` steps after ``--warmup``. One step is what ``cxgr
 does on a CPU: every task's inner loop, the query losses, one second-order backward,
 reading the loss back, one Adam step; each version with its fastest CPU path (``--path
 fastest`` where the version has it, else its ``auto``) and the CPU set-up its trainer
-applies (``cxgrad.runtime``, where the version has one), including its task-parallel
+applies (``cxgrad.training.runtime``, where the version has one), including its task-parallel
 meta-gradient (``cxgrad.meta.task_parallel``: "sequential x2" is the task loop in two
 threads). The release is checked out into
 a temporary ``git worktree`` and imported from there; the worktree is removed afterwards.
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHAPES = {
     # The paper's miniImageNet geometry (Tables 1-5): 84x84 RGB, Conv4 with 48 filters.
     "paper-84-conv4-48": (5, 1, 15, 3, 84, 48, 4),
-    # The book's Omniglot runs (cxgrad.course): 28x28 glyphs, Conv4-32 and Conv4-64.
+    # The book's Omniglot runs (cxgrad.book.course): 28x28 glyphs, Conv4-32 and Conv4-64.
     "omniglot-28-conv4-32": (5, 1, 15, 1, 28, 32, 4),
     "omniglot-28-conv4-64": (5, 1, 15, 1, 28, 64, 4),
 }
@@ -74,21 +74,33 @@ class BuiltStep(NamedTuple):
     task_parallel: Any
 
 
+def _from_first(name: str, *modules: str):
+    """``name`` from the first of ``modules`` that the imported cxgrad has: this checkout's
+    layout (0.4) or a release's (0.3 kept these at the package's root); None if none has it."""
+    import importlib
+
+    for module in modules:
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
 def build_step(method: str, shape_name: str, threads: int) -> BuiltStep:
     """The step ``cxgrad train`` takes on a CPU, with whichever ``cxgrad`` is first on
     ``sys.path``: the version's fastest CPU path and CPU set-up, Adam, random inputs."""
     import torch
 
     from cxgrad.data.episodes import TaskBatch
-    from cxgrad.device import use_batched_path
     from cxgrad.meta import MetaConfig, MetaLearner
     from cxgrad.models import Conv4Config
 
+    use_batched_path = _from_first("use_batched_path", "cxgrad.meta.execution", "cxgrad.device")
+
     torch.set_num_threads(threads)
-    try:  # the CPU set-up the trainer applies, in versions that have one
-        from cxgrad.runtime import configure_cpu
-    except ImportError:
-        configure_cpu = None
+    # the CPU set-up the trainer applies, in versions that have one
+    configure_cpu = _from_first("configure_cpu", "cxgrad.training.runtime", "cxgrad.runtime")
     if configure_cpu is not None:
         configure_cpu()
     ways, shots, queries, channels, size, filters, tasks = SHAPES[shape_name]
@@ -110,7 +122,7 @@ def build_step(method: str, shape_name: str, threads: int) -> BuiltStep:
     task_parallel = _task_parallel_on_cpu(learner, batched)
 
     def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)  # written out: a release may lack meta.step
         if task_parallel is not None:
             loss, _ = task_parallel(params, batch)
         else:
@@ -152,12 +164,12 @@ def _batched_on_cpu(use_batched_path, learner) -> bool:
     (which also runs the query pass channels-last), else its ``auto``."""
     import torch
 
-    from cxgrad.device import EXECUTION_PATHS
-
+    paths = _from_first("EXECUTION_PATHS", "cxgrad.meta.execution", "cxgrad.device")
     cpu = torch.device("cpu")
-    if "fastest" in EXECUTION_PATHS:
-        from cxgrad.device import uses_channels_last_query
-
+    if "fastest" in paths:
+        uses_channels_last_query = _from_first(
+            "uses_channels_last_query", "cxgrad.meta.execution", "cxgrad.device"
+        )
         learner.channels_last_query = uses_channels_last_query("fastest", cpu)
         return use_batched_path("fastest", cpu, learner.model)
     return use_batched_path("auto", cpu)
@@ -208,7 +220,7 @@ def main() -> int:
     if args.child:
         print(json.dumps(child(*args.child, args.iterations, args.warmup, args.threads)))
         return 0
-    from cxgrad.records import cpu_name  # this checkout's (the child may import a release)
+    from cxgrad.hardware import cpu_name  # this checkout's (the child may import a release)
 
     with tempfile.TemporaryDirectory(prefix="cxgrad-baseline-") as tmp:
         worktree = Path(tmp) / "baseline"
@@ -231,7 +243,7 @@ def main() -> int:
 
 
 def compare(worktree: Path, args: argparse.Namespace) -> list[dict]:
-    from cxgrad.records import cpu_name
+    from cxgrad.hardware import cpu_name
 
     header = (
         f"{'shape':22s} {'method':7s} {args.baseline + ' s/it':>12s} {'now s/it':>9s} "

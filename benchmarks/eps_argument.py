@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from cxgrad.analysis.eps import GEOMETRIES, EpsArgument, eps_argument, glyphs_84
+from cxgrad.hardware import cpu_name
 from cxgrad.meta import MetaConfig
-from cxgrad.records import cpu_name
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eps-argument.json"
 

@@ -24,11 +24,12 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from cxgrad.data import EpisodeSampler, load_synthetic
-from cxgrad.device import EXECUTION_PATHS, use_batched_path, uses_channels_last_query
 from cxgrad.meta import METHODS, MetaConfig, MetaLearner
+from cxgrad.meta.execution import EXECUTION_PATHS, use_batched_path, uses_channels_last_query
+from cxgrad.meta.step import meta_gradient
 from cxgrad.meta.task_parallel import TaskParallelMetaGradient, cpu_task_parallel
 from cxgrad.models import Conv4Config
-from cxgrad.runtime import configure_cpu
+from cxgrad.training.runtime import configure_cpu
 
 
 def timed_step(
@@ -40,14 +41,8 @@ def timed_step(
 ) -> float:
     """Seconds for one meta-batch's loss and its second-order backward, computed as the
     trainer computes it (``task_parallel`` where the path runs the tasks in threads)."""
-    for tensor in params.values():
-        tensor.grad = None
     start = time.perf_counter()
-    if task_parallel is not None:
-        task_parallel(params, batch)
-    else:
-        loss, _ = learner.meta_batch_loss(params, batch, batched=batched)
-        loss.backward()
+    meta_gradient(learner, params, batch, batched, task_parallel)
     return time.perf_counter() - start
 
 

@@ -9,7 +9,7 @@ the loss back to the host, and one Adam step. The paths:
 * ``batched`` runs all tasks at once: Conv4 folds the tasks into grouped convolutions
   (``Conv4Config.forward_tasks``); a backbone without that is batched with torch.func.vmap;
 * ``sequential+graph`` and ``batched+graph`` (CUDA only) capture the same computation once
-  as a CUDA graph and replay it (``cxgrad.cuda_graph``); ``batched+graph`` is what
+  as a CUDA graph and replay it (``cxgrad.training.cuda_graph``); ``batched+graph`` is what
   ``cxgrad train`` uses on a GPU by default.
 
 * ``batched+compile`` (only when asked for with ``--paths``): the batched meta-batch loss
@@ -45,11 +45,11 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from cxgrad.cuda_graph import GraphedMetaGradient
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.device import resolve_device
 from cxgrad.meta import MetaConfig, MetaLearner
 from cxgrad.models import Conv4Config
+from cxgrad.training.cuda_graph import GraphedMetaGradient
 
 # name: (ways, shots, queries, channels, image size, filters, meta-batch)
 SHAPES = {

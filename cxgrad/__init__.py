@@ -7,3 +7,7 @@ try:
     __version__ = version("cxgrad")
 except PackageNotFoundError:  # imported from a source tree that was never installed
     __version__ = "0+unknown"
+
+from cxgrad import _moved
+
+_moved.install()  # cxgrad.train, cxgrad.course, ...: the paths of earlier releases, for one more

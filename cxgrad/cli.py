@@ -9,15 +9,17 @@ import sys
 import typing
 from pathlib import Path
 
-from cxgrad.config import PRESETS, TrainConfig, build_config
-from cxgrad.cuda_graph import CUDA_GRAPH_OPTIONS
+from cxgrad.data.base import SPLITS
 from cxgrad.data.prepare import PREPARABLE
 from cxgrad.data.registry import DATASETS
-from cxgrad.device import EXECUTION_PATHS
 from cxgrad.errors import ConfigError, CxGradError
+from cxgrad.evaluation.accuracy import TEST_TASKS
+from cxgrad.meta.execution import EXECUTION_PATHS
 from cxgrad.options import choices, flag, options
-from cxgrad.run_dir import RunDir
-from cxgrad.run_setup import SPLITS
+from cxgrad.runs.config import TrainConfig
+from cxgrad.runs.directory import RunDir
+from cxgrad.runs.presets import PRESETS, build_config
+from cxgrad.training.cuda_graph import CUDA_GRAPH_OPTIONS
 
 DATASET_CHOICES = tuple(DATASETS)
 DATA_ROOT_HELP = "data folder (default $CXGRAD_DATA_ROOT or ~/.cache)"
@@ -126,7 +128,7 @@ def _quoted(*words: object) -> str:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from cxgrad.train import train
+    from cxgrad.training import train
 
     config = _train_config(args)
     print(
@@ -161,7 +163,7 @@ def _evaluate_parser(sub) -> None:
         formatter_class=_HelpFormatter,
     )
     p.add_argument("--run", required=True, help="run directory made by cxgrad train")
-    p.add_argument("--tasks", type=int, default=600, help="number of test tasks")
+    p.add_argument("--tasks", type=int, default=TEST_TASKS, help="number of test tasks")
     p.add_argument(
         "--ensemble",
         type=int,
@@ -193,7 +195,7 @@ def _evaluate_parser(sub) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from cxgrad.evaluate_run import evaluate_run
+    from cxgrad.evaluation.run import evaluate_run
 
     options = dict(_run_options(args), progress=not args.no_progress and not args.json)
     result = evaluate_run(
@@ -282,7 +284,7 @@ SWEEP_FILE_HELP = (
 
 
 def _sweep_parser(sub) -> None:
-    from cxgrad.records import RECORD_TEST_TASKS, RESULTS_DIR
+    from cxgrad.records.catalogue import RECORD_TEST_TASKS, RESULTS_DIR
 
     p = sub.add_parser(
         "sweep",
@@ -400,7 +402,7 @@ def _sweeps():  # noqa: ANN202 (the module, imported only when a sweep command r
 
 
 def _cmd_sweep_run(args: argparse.Namespace) -> int:
-    from cxgrad.records import COMPARISON
+    from cxgrad.records.catalogue import COMPARISON, results_folder
 
     sweeps = _sweeps()
     resources = sweeps.Resources(
@@ -428,7 +430,7 @@ def _cmd_sweep_run(args: argparse.Namespace) -> int:
     )
     options = sweeps.RunOptions(
         runs=args.runs.resolve(),
-        results=args.results.resolve(),
+        results=results_folder(args.results).resolve(),
         test_tasks=args.test_tasks,
         data_root=args.data_root,
         threads=args.threads,
@@ -468,15 +470,8 @@ def _cmd_sweep_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep_table(args: argparse.Namespace) -> int:
-    from cxgrad.records import (
-        CONTEXT_JOB_PAIRS,
-        PAIRS,
-        RECORD_ITERATIONS,
-        load_records,
-        markdown_comparisons,
-        markdown_table,
-        planned_size_note,
-    )
+    from cxgrad.records.catalogue import CONTEXT_JOB_PAIRS, PAIRS, RECORD_ITERATIONS, load_records
+    from cxgrad.records.tables import markdown_comparisons, markdown_table, planned_size_note
 
     records = load_records(args.results)
     print(markdown_table(records) + "\n\n" + markdown_comparisons(records, PAIRS))
@@ -490,7 +485,8 @@ def _cmd_sweep_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep_plan(args: argparse.Namespace) -> int:
-    from cxgrad.records import load_records, sample_size_plan
+    from cxgrad.records.catalogue import load_records
+    from cxgrad.records.statistics import sample_size_plan
 
     print(sample_size_plan(load_records(args.results)))
     return 0

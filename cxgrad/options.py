@@ -69,3 +69,16 @@ def check_minimums(instance: Any, error: type[Exception]) -> None:
         value = getattr(instance, field.name)
         if minimum is not None and value is not None and value < minimum:
             raise error(f"{flag(field)} must be >= {minimum}, got {value}")
+
+
+def check_choices(instance: Any, error: type[Exception]) -> None:
+    """Raise ``error`` naming the option for every field whose value is not one of its
+    declared ``choices``."""
+    for field in options(type(instance)):
+        allowed = choices(field)
+        value = getattr(instance, field.name)
+        if allowed is not None and value is not None and value not in allowed:
+            what = field.name.replace("_", " ")
+            raise error(
+                f"unknown {what} {value!r}; choose one of {', '.join(allowed)} ({flag(field)})"
+            )

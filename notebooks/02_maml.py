@@ -129,12 +129,11 @@ import torch
 import torch.nn.functional as F
 from torch.func import grad
 
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.course import omniglot_config, trained_run
+from cxgrad.book import trained_run
 from cxgrad.data import EpisodeSampler, load_omniglot
-from cxgrad.evaluate_run import evaluate_run
-from cxgrad.run_dir import RunDir
-from cxgrad.train import Trainer, build_learner
+from cxgrad.evaluation import evaluate_run
+from cxgrad.runs import RunDir, build_learner, load_checkpoint, omniglot_config
+from cxgrad.training import Trainer
 
 omniglot = load_omniglot(DATA_ROOT, progress=False)
 print(omniglot.summary())
@@ -146,7 +145,7 @@ print(omniglot.summary())
 # gradient of the summed query losses, taken through the inner steps.
 
 # %% tags=["remove-input"]
-from cxgrad.schematics import maml_loops_figure
+from cxgrad.book import maml_loops_figure
 
 maml_loops_figure()
 plt.show()

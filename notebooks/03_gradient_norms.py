@@ -102,7 +102,7 @@ FILTERS = 32  # Conv4 filters per layer
 SEED = 0  # seed of the initialization and of the training tasks
 PAPER_GEOMETRY = True  # also measure the paper's network (84x84 inputs, 48 filters) at init
 LARGE_SIZE = False  # True: the larger sizes of the next cell (meant for a Colab GPU)
-FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.findings)
+FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.book)
 
 # %% [markdown]
 # The defaults run a short meta-training, a few minutes on a 2-core CPU. With
@@ -125,9 +125,9 @@ import numpy as np
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from cxgrad.analysis import inner_gradient_norms, layer_groups
-from cxgrad.course import omniglot_config
 from cxgrad.data import load_omniglot
-from cxgrad.train import Trainer, build_learner, samplers
+from cxgrad.runs import build_learner, omniglot_config, samplers
+from cxgrad.training import Trainer
 
 omniglot = load_omniglot(DATA_ROOT, progress=False)
 print(omniglot.summary())
@@ -375,7 +375,7 @@ print("  ".join(f"{layer} {final[layer]:.3g}" for layer in LAYERS))
 # cannot tell.
 
 # %% tags=["check-output"]
-from cxgrad.findings import Findings
+from cxgrad.book import Findings
 
 per_parameter = {layer: final[layer] / np.sqrt(sizes[layer]) for layer in LAYERS}
 found = Findings(FINDINGS)

@@ -100,7 +100,7 @@ TEST_TASKS = 200
 NORM_TASKS = 8  # fixed training tasks on which the inner gradient norms are measured
 GAMMA_TASKS = 50  # test tasks on which the learned scaling factors are read
 LARGE_SIZE = False
-FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.findings)
+FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.book)
 
 # %% [markdown]
 # The default size trains each method for a few hundred iterations, a couple of minutes
@@ -135,10 +135,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cxgrad.course import omniglot_config, trained_run
+from cxgrad.book import trained_run
 from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner, gphi, implicit_gradient_scaling
 from cxgrad.models import Conv4Config
-from cxgrad.train import load_config_dataset, samplers
+from cxgrad.runs import load_config_dataset, omniglot_config, samplers
 
 config = omniglot_config("cxgrad", ITERATIONS, FILTERS, SEED, val_tasks=VAL_TASKS)
 omniglot = load_config_dataset(config, DATA_ROOT, progress=False)
@@ -274,7 +274,7 @@ for layer, name in enumerate(CONVS):
 #    rescaling) feeds the meta-update of $(\theta, \phi)$ (line 18).
 
 # %% tags=["remove-input"]
-from cxgrad.schematics import cxgrad_algorithm_figure
+from cxgrad.book import cxgrad_algorithm_figure
 
 cxgrad_algorithm_figure()
 plt.show()
@@ -400,7 +400,7 @@ print(f"||grad_nu L|| at nu = 0: eps 1e-5: {g_eps.norm():.1e}, no eps: {g_none.n
 # configuration share it, and a rerun of this chapter is fast.
 
 # %%
-from cxgrad.run_dir import RunDir
+from cxgrad.runs import RunDir
 
 configs = {
     "maml": omniglot_config("maml", ITERATIONS, FILTERS, SEED, val_tasks=VAL_TASKS),
@@ -459,8 +459,7 @@ plt.show()
 # %%
 from cxgrad.analysis import inner_gradient_norms
 from cxgrad.analysis.context import context_dependence
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.train import build_learner
+from cxgrad.runs import build_learner, load_checkpoint
 
 probe = tasks["train"].batch(10**6, NORM_TASKS)  # task indices far beyond training's
 
@@ -614,7 +613,7 @@ for layer, m, c in zip(layers, maml_lr, cxgrad_lr, strict=True):
 # paper's code reports.
 
 # %%
-from cxgrad.evaluate_run import evaluate_run
+from cxgrad.evaluation import evaluate_run
 
 results = {
     method: evaluate_run(run, tasks=TEST_TASKS, data_root=DATA_ROOT, progress=False)
@@ -669,7 +668,7 @@ for method, result in results.items():
 # chapter 10 tests with controls.
 
 # %% tags=["check-output"]
-from cxgrad.findings import Findings
+from cxgrad.book import Findings
 
 factors = {n: params[n].norm() / gammas[layer] for layer, n in enumerate(CONVS)}
 exact_scaling = all(

@@ -106,7 +106,7 @@ VAL_TASKS = 100  # validation tasks (validated about four times per run)
 TEST_TASKS = 200  # seeded test tasks for every method
 SEED = 0
 LARGE_SIZE = False  # True: the larger sizes of the next cell (meant for a GPU)
-FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.findings)
+FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.book)
 RESULTS = None  # the results of record; None: the repository's results/omniglot-5w1s
 
 # %% [markdown]
@@ -131,12 +131,10 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cxgrad.course import omniglot_config, trained_run
+from cxgrad.book import trained_run
 from cxgrad.data import EpisodeSampler, load_omniglot
-from cxgrad.evaluate import confidence_intervals, evaluate
-from cxgrad.evaluate_run import evaluate_run
-from cxgrad.run_dir import RunDir
-from cxgrad.train import build_learner
+from cxgrad.evaluation import confidence_intervals, evaluate, evaluate_run
+from cxgrad.runs import RunDir, build_learner, omniglot_config
 
 METHODS = ["maml", "anil", "boil", "cxgrad"]
 LABELS = {"maml": "MAML", "anil": "ANIL", "boil": "BOIL", "cxgrad": "CxGrad"}
@@ -306,7 +304,7 @@ plt.show()
 #   every task were all right or all wrong). The paper's code reports this one (with
 #   $n = 600 \times 75$).
 #
-# Both are in `cxgrad.evaluate.confidence_intervals`. A tiny example computed by hand
+# Both are in `cxgrad.evaluation.confidence_intervals`. A tiny example computed by hand
 # first, so that the formulas above are the ones the library uses:
 
 # %% tags=["check-output"]
@@ -553,7 +551,7 @@ print(
 )
 
 # %% tags=["check-output"]
-from cxgrad.findings import Findings
+from cxgrad.book import Findings
 
 found = Findings(FINDINGS)
 found.claim(

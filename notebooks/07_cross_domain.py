@@ -98,7 +98,7 @@ BASELINE_TASKS = 100  # Fashion-MNIST tasks for the untrained reference (at most
 SEED = 0
 WITH_BOIL = True  # also test BOIL (cheap when chapter 6 has trained it)
 LARGE_SIZE = False  # True: chapter 6's larger sizes (meant for a GPU)
-FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.findings)
+FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.book)
 RESULTS = None  # the results of record; None: the repository's results/omniglot-5w1s
 
 # %% [markdown]
@@ -123,14 +123,11 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.course import omniglot_config, trained_run
+from cxgrad.book import trained_run
 from cxgrad.data import EpisodeSampler, load_omniglot
 from cxgrad.data.fashion_mnist import load_fashion_mnist
-from cxgrad.evaluate import evaluate
-from cxgrad.evaluate_run import evaluate_run
-from cxgrad.run_dir import RunDir
-from cxgrad.train import build_learner
+from cxgrad.evaluation import evaluate, evaluate_run
+from cxgrad.runs import RunDir, build_learner, load_checkpoint, omniglot_config
 
 METHODS = ["maml", "boil", "cxgrad"] if WITH_BOIL else ["maml", "cxgrad"]
 LABELS = {"maml": "MAML", "boil": "BOIL", "cxgrad": "CxGrad"}
@@ -246,7 +243,7 @@ for method in METHODS:
 #
 # Each model now adapts, exactly as at meta-test time in chapter 6 (five first-order inner
 # steps on the support set), to `TEST_TASKS` Omniglot test tasks and to `TEST_TASKS`
-# Fashion-MNIST test tasks, and is scored on the queries. `cxgrad.evaluate.evaluate`
+# Fashion-MNIST test tasks, and is scored on the queries. `cxgrad.evaluation.accuracy.evaluate`
 # returns the mean accuracy with both 95% intervals of chapter 6: the per-task one
 # ($\pm 1.96\, s_a/\sqrt{T}$ over task accuracies) and the binomial one
 # ($\pm 1.96\sqrt{p(1-p)/n}$ over all $n$ query predictions, narrower because it treats
@@ -561,7 +558,7 @@ print(
 )
 
 # %% tags=["check-output"]
-from cxgrad.findings import Findings
+from cxgrad.book import Findings
 
 cx_trained = np.mean(cross["cxgrad"].task_accuracies[:BASELINE_TASKS])
 found = Findings(FINDINGS)

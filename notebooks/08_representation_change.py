@@ -102,7 +102,7 @@ CKA_TASKS = 20  # test tasks over which the CKA is averaged
 TSNE_TASK = 0  # the test task shown with t-SNE
 INTERACTIVE = False  # True in Jupyter/Colab: a slider to choose the t-SNE task
 LARGE_SIZE = False  # True: chapter 6's larger sizes (meant for a GPU)
-FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.findings)
+FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.book)
 
 # %% [markdown]
 # With `LARGE_SIZE = True` the next cell uses chapter 6's larger models (3,000 iterations,
@@ -129,12 +129,10 @@ import torch
 from sklearn.metrics import silhouette_score
 
 from cxgrad.analysis import adaptation_cka, adapted_features, linear_cka, tsne
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.course import omniglot_config, trained_run
+from cxgrad.book import trained_run
 from cxgrad.data import EpisodeSampler, load_omniglot
 from cxgrad.meta import InnerTrace
-from cxgrad.run_dir import RunDir
-from cxgrad.train import build_learner
+from cxgrad.runs import RunDir, build_learner, load_checkpoint, omniglot_config
 
 METHODS = ["maml", "boil", "cxgrad"]
 LABELS = {"anil": "ANIL", "maml": "MAML", "boil": "BOIL", "cxgrad": "CxGrad"}
@@ -486,7 +484,7 @@ def plot_task_grid(indices):
     plt.show()
 
 
-from cxgrad.course import in_colab
+from cxgrad.book import in_colab
 
 if INTERACTIVE or in_colab():
     import ipywidgets as widgets
@@ -528,7 +526,7 @@ else:
 # miniImageNet, may reuse more than ours after 200.
 
 # %% tags=["check-output"]
-from cxgrad.findings import Findings
+from cxgrad.book import Findings
 
 cka_mean = {m: mean_and_ci(cka[m])[0] for m in METHODS}
 cka_half = {m: mean_and_ci(cka[m])[1] for m in METHODS}

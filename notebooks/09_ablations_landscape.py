@@ -99,7 +99,7 @@ LANDSCAPE_ITERATIONS = 100
 LANDSCAPE_EVERY = 10  # measure the landscape every this many iterations
 LANDSCAPE_TASKS = 4  # fixed training tasks on which it is measured
 LARGE_SIZE = False
-FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.findings)
+FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.book)
 
 # %% [markdown]
 # `LARGE_SIZE = True` trains every ablation for 2,000 iterations with 32 filters and tests
@@ -137,9 +137,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from cxgrad.course import omniglot_config, trained_run
-from cxgrad.evaluate_run import evaluate_run
-from cxgrad.train import load_config_dataset
+from cxgrad.book import trained_run
+from cxgrad.evaluation import evaluate_run
+from cxgrad.runs import load_config_dataset, omniglot_config
 
 base = omniglot_config("cxgrad", ITERATIONS, FILTERS, SEED, val_tasks=VAL_TASKS)
 omniglot = load_config_dataset(base, DATA_ROOT, progress=False)
@@ -309,7 +309,7 @@ print("largest difference in the paper's Tables 3-5: 1.0 points")
 
 # %% tags=["check-output"]
 from cxgrad.analysis import LEARNING_RATE_MULTIPLIERS, landscape_measures
-from cxgrad.train import build_learner, samplers
+from cxgrad.runs import build_learner, samplers
 
 print("probe learning rates / alpha:", LEARNING_RATE_MULTIPLIERS)
 task = samplers(base, omniglot)["train"].batch(0, 1).to("cpu", torch.float64)
@@ -336,7 +336,7 @@ for method in ("maml", "cxgrad"):
 # %%
 import tempfile
 
-from cxgrad.train import Trainer
+from cxgrad.training import Trainer
 
 
 def follow_landscape(method):
@@ -448,7 +448,7 @@ plt.show()
 # landscape looks like after a full-length run, this chapter cannot tell.
 
 # %% tags=["check-output"]
-from cxgrad.findings import Findings
+from cxgrad.book import Findings
 
 accuracy = {name: r.accuracy for name, r in results.items()}
 seed_gap = abs(accuracy["default"] - accuracy[f"default, seed {SECOND_SEED}"])
@@ -542,7 +542,7 @@ found.report()
 # 2. The paper trains and tests with the same number of inner steps. Take the default
 #    run (trained with 5 steps) and test it with 1, 3 and 10 steps by changing only
 #    `inner_steps_eval` in a copy of its configuration (use `evaluate` from
-#    `cxgrad.evaluate` with `build_learner(cfg.replace(inner_steps_eval=s))` and the run's
+#    `cxgrad.evaluation` with `build_learner(cfg.replace(inner_steps_eval=s))` and the run's
 #    best checkpoint). Which matters more at this size: the steps used in training or in
 #    testing?
 # 3. The intervals above treat every test task as independent, but all runs are tested

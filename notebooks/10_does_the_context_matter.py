@@ -130,14 +130,14 @@ EPS_CHECKS = [
 EPS_TASKS = 2  # synthetic test tasks per eps check
 RESULTS = None  # the results of record; None: the repository's results/omniglot-5w1s
 LONG_RESULTS = None  # the 2,000-iteration records; None: results/omniglot-5w1s-2000
-FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.findings)
+FINDINGS = "auto"  # assert in the book build, report here, skip in CI (cxgrad.book)
 
 # %% [markdown]
 # Every model below comes from the results of record (`RESULTS`): the course's standard
 # Omniglot 5-way 1-shot configuration (28x28, Conv4 with 32 filters, the paper's
 # $\alpha$, $\beta$ and $\eta$, five second-order inner steps, meta-batch 4) trained for
 # 500 iterations with one thing changed. `SEED` picks which of the kept models is
-# measured (`cxgrad.record_models`); the accuracies are always those of every seed.
+# measured (`cxgrad.records.models`); the accuracies are always those of every seed.
 
 # %%
 from pathlib import Path
@@ -153,9 +153,8 @@ from cxgrad.analysis.context import (
     effective_inner_steps,
 )
 from cxgrad.analysis.eps import eps_argument
-from cxgrad.findings import Findings
+from cxgrad.book import Findings
 from cxgrad.meta.config import MetaConfig
-from cxgrad.record_models import kept_seeds, load_record_model, nth_kept_model
 from cxgrad.records import (
     COMPARISON,
     CONTEXT_JOB_PAIRS,
@@ -168,11 +167,14 @@ from cxgrad.records import (
     comparable,
     compare,
     hardware_note,
+    kept_seeds,
+    load_record_model,
     load_records,
+    nth_kept_model,
     paired_comparisons,
     summary_rows,
 )
-from cxgrad.train import build_learner, load_config_dataset, samplers
+from cxgrad.runs import build_learner, load_config_dataset, samplers
 
 results = Path(RESULTS) if RESULTS else RESULTS_DIR
 records = load_records(results)

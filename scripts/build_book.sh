@@ -15,13 +15,13 @@ bash scripts/fetch_mathjax.sh
 # so on the thread count; the book's numbers are those of a single-threaded build (as are the
 # results of record). Its findings hold with 1 and 2 threads (scripts/check_findings.py).
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-# The build asserts every chapter's "What we found" (cxgrad.findings): a sentence its numbers
+# The build asserts every chapter's "What we found" (cxgrad.book.findings): a sentence its numbers
 # no longer support fails the build. A reader's notebook only reports (the default).
 export CXGRAD_FINDINGS=assert
 # Chapters executed at once, each in a kernel of its own with OMP_NUM_THREADS threads: two
 # one-thread kernels keep both cores of a 2-core machine busy. The chapters share trained
 # models through $CXGRAD_RUNS, where a lock makes a chapter that needs a model another one is
-# training wait for it (cxgrad/course.py, trained_run).
+# training wait for it (cxgrad/book/course.py, trained_run).
 jobs="${BOOK_JOBS:-2}"
 # jupyter-cache keys only on notebook code, never on the library: always build clean.
 rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache \

@@ -11,7 +11,7 @@ this process's environment (``OMP_NUM_THREADS``, ``CXGRAD_FINDINGS``, ``CXGRAD_R
 cached under the hash of its code cells, as myst-nb caches what it executes itself.
 
 The chapters are independent (they share trained models only through the model cache,
-whose lock lets one chapter train a model while another waits for it: cxgrad/course.py), so
+whose lock lets one chapter train a model while another waits for it: cxgrad/book/course.py), so
 ``--jobs`` workers take them longest first from LONGEST_FIRST, and each free worker takes the
 next: the long chapters start at once and the short ones fill in at the end. With one job
 they run in the book's order, one after the other, as a reader would run them.
@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 # BOIL while chapter 9 trains its own small ablation models, and chapters 5, 2, 7 and 8,
 # which start later, find the four trained. Had a chapter started while another was still
 # training a model it needs, it would wait for the lock and then load it
-# (cxgrad/course.py): the order matters for speed only, not for the results.
+# (cxgrad/book/course.py): the order matters for speed only, not for the results.
 # tests/test_book_build.py checks that this names every chapter of _toc.yml.
 LONGEST_FIRST = [
     "notebooks/09_ablations_landscape",

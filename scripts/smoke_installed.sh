@@ -29,4 +29,15 @@ if result["tasks"] != 4 or not 0.0 <= result["accuracy"] <= 1.0:
     sys.exit(f"cxgrad evaluate gave an impossible result: {result}")
 print(f"smoke evaluation: {result['accuracy']:.2%} on {result['tasks']} synthetic tasks")
 PY
+# An installed wheel has no results of record: the sweep's table asks for the folder by name
+# instead of looking inside site-packages.
+if "$venv/bin/cxgrad" sweep table >"$work/table.txt" 2>&1; then
+  echo "cxgrad sweep table found results of record inside the installed package" >&2
+  exit 1
+fi
+grep -q -- "--results DIR" "$work/table.txt" || {
+  echo "cxgrad sweep table without results did not name --results:" >&2
+  cat "$work/table.txt" >&2
+  exit 1
+}
 echo "smoke test passed"

@@ -13,4 +13,5 @@ bash "$repo/scripts/setup.sh"
 cd "$repo"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports --no-cache  # the direction of imports (pyproject.toml, [tool.importlinter])
 .venv/bin/python -m pytest -m "not browser and not chapter_outputs" "$@"

@@ -33,3 +33,15 @@ def omniglot_root() -> Path:
 def glyphs():
     """Synthetic 16x16 glyphs: 12 training, 6 validation and 6 test classes of 8 images."""
     return load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
+
+
+# Tiers: `pytest -m "not integration"` is the unit tier a developer runs after each change
+# (about a minute on 2 cores). Integration tests train runs, read the real data, start
+# processes, a SLURM cluster or a browser, or build the book; CI runs every tier.
+_INTEGRATION_KINDS = ("slurm", "browser", "chapter_outputs")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in _INTEGRATION_KINDS):
+            item.add_marker(pytest.mark.integration)

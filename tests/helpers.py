@@ -3,11 +3,15 @@ synthetic training runs of the training, course and CLI tests."""
 
 from __future__ import annotations
 
+import pytest
 import torch
+import torch.nn.functional as F
 
-from cxgrad.config import TrainConfig
+from cxgrad.cli import main
+from cxgrad.data.episodes import TaskBatch
 from cxgrad.meta import MetaConfig, MetaLearner
 from cxgrad.models import Conv4Config
+from cxgrad.runs import TrainConfig, load_checkpoint
 
 # torch refuses eps = 0 in training-mode BatchNorm; 1e-30 is zero to float64 next to the
 # variances in these tests, so "exact" invariance checks use it.
@@ -63,3 +67,130 @@ def tiny_run_config(**changes) -> TrainConfig:
         context_hidden=8,
     )
     return TrainConfig(**dict(base, **changes))
+
+
+# Shared by several test modules (no test module imports another).
+def loss_and_grads(learner, params, batch, batched):
+    leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+    loss, accuracy = learner.meta_batch_loss(leaves, batch, training=True, batched=batched)
+    grads = torch.autograd.grad(loss, list(leaves.values()))
+    return loss.detach(), accuracy, dict(zip(leaves, grads, strict=True))
+
+
+# g_phi's first layer multiplies nu, which is about 1e-5 after the warm-up step: its
+# meta-gradient is that small, and float32 resolves it only to about 2e-3 of itself on
+# either path (both measured against float64 on the same batch), so it gets its own bound.
+FLOAT32_RTOL = {"gphi.0.weight": 1e-2}
+
+
+def assert_float32_parity(vec, seq):
+    """Losses close, and every meta-gradient entry within 1e-4 of the largest entry of its
+    own tensor: a bound relative to the whole model's largest entry would let a tensor with
+    small gradients (BatchNorm, g_phi) be entirely wrong."""
+    torch.testing.assert_close(vec[0], seq[0], rtol=1e-5, atol=1e-6)
+    for name, expected in seq[2].items():
+        scale = float(expected.abs().max())
+        assert scale > 0, f"{name}: zero meta-gradient, nothing to compare"
+        error = float((vec[2][name] - expected).abs().max())
+        bound = FLOAT32_RTOL.get(name, 1e-4) * scale
+        assert error < bound, f"{name}: error {error:.3g}, largest entry {scale:.3g}"
+
+
+def assert_float64_parity(learner, params, batch, same_accuracy=True):
+    """The batched path's loss, accuracy and meta-gradient equal the sequential path's,
+    to float64 round-off."""
+    seq = loss_and_grads(learner, params, batch, batched=False)
+    vec = loss_and_grads(learner, params, batch, batched=True)
+    torch.testing.assert_close(vec[0], seq[0], rtol=1e-12, atol=1e-12)
+    if same_accuracy:
+        assert float(vec[1]) == float(seq[1])
+    for name in params:
+        torch.testing.assert_close(vec[2][name], seq[2][name], rtol=1e-9, atol=1e-12)
+
+
+def task_batch(dtype, tasks=3, ways=3, shots=2, queries=2, seed=0) -> TaskBatch:
+    g = torch.Generator().manual_seed(seed)
+    y_s = torch.arange(ways).repeat_interleave(shots).repeat(tasks, 1)
+    y_q = torch.arange(ways).repeat_interleave(queries).repeat(tasks, 1)
+    return TaskBatch(
+        torch.rand(tasks, ways * shots, 1, 16, 16, generator=g, dtype=dtype),
+        y_s,
+        torch.rand(tasks, ways * queries, 1, 16, 16, generator=g, dtype=dtype),
+        y_q,
+    )
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+SMALL = [
+    "--ways",
+    "3",
+    "--shots",
+    "1",
+    "--queries",
+    "2",
+    "--filters",
+    "4",
+    "--meta-batch",
+    "2",
+    "--inner-steps",
+    "1",
+    "--inner-steps-eval",
+    "1",
+    "--val-every",
+    "2",
+    "--val-tasks",
+    "3",
+    "--no-progress",
+]
+
+
+def query_loss_from_context(learner, nu, x_s, y_s, x_q, y_q, steps=2):
+    """The query loss as a function of the parameters with the context after the warm-up
+    held at ``nu``: the reference for CxGrad's meta-gradient, whose warm-up carries no
+    graph."""
+
+    def loss(params):
+        fast = learner.adapt(params, x_s, y_s, steps, first_order=False, initial_context=nu)
+        return F.cross_entropy(learner.forward(fast, x_q), y_q)
+
+    return loss
+
+
+# --------------------------------------------------------------------------- meta-gradients
+def directional_check(loss_fn, params, names, seed=0, eps=1e-6):
+    """Compare autograd's meta-gradient with central finite differences along random
+    directions, in float64."""
+    leaves = {k: v.clone().requires_grad_(k in names) for k, v in params.items()}
+    loss = loss_fn(leaves)
+    grads = torch.autograd.grad(loss, [leaves[k] for k in names])
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(3):
+        direction = {
+            k: torch.randn(params[k].shape, generator=g, dtype=torch.float64) for k in names
+        }
+        analytic = sum(float((gr * direction[k]).sum()) for gr, k in zip(grads, names, strict=True))
+        plus = {k: v + eps * direction[k] if k in names else v for k, v in params.items()}
+        minus = {k: v - eps * direction[k] if k in names else v for k, v in params.items()}
+        numeric = (float(loss_fn(plus)) - float(loss_fn(minus))) / (2 * eps)
+        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+CONVS = [f"conv{i}.weight" for i in range(1, 5)]
+
+
+def assert_same_state(a, b):
+    assert a["iteration"] == b["iteration"]
+    for name in a["params"]:
+        assert torch.equal(a["params"][name], b["params"][name]), name
+    for key, state in a["optimizer"]["state"].items():
+        for field in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(state[field], b["optimizer"]["state"][key][field])
+
+
+def final_state(run_dir):
+    return load_checkpoint(run_dir / "checkpoints" / "last.pt")

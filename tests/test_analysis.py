@@ -72,6 +72,7 @@ def test_linear_cka_scales_with_the_examples_not_the_features():
     assert 0.3 < expected < 0.95  # related, not identical
 
 
+@pytest.mark.integration
 def test_anil_keeps_every_representation():
     """ANIL adapts only the head: the features before and after adaptation are the same."""
     learner = tiny_learner("anil")
@@ -116,6 +117,7 @@ def test_gradient_norms_per_layer(method, layers):
     assert list(norms) == layers and all(v > 0 for v in norms.values())
 
 
+@pytest.mark.integration
 def test_landscape_measures_follow_equations_9_to_12():
     learner = tiny_learner("maml", inner_lr=0.05)
     params = {k: v.double() for k, v in learner.init_params(0).items()}
@@ -142,6 +144,7 @@ def test_landscape_for_cxgrad_uses_the_scaled_points():
     assert np.isfinite(out["gradient_change"]).all()
 
 
+@pytest.mark.integration
 def test_tsne_is_seeded():
     x = features(40, 8)
     a, b = tsne(x, seed=3), tsne(x, seed=3)

@@ -13,14 +13,12 @@ PUBLIC = [
     "cxgrad.meta",
     "cxgrad.models",
     "cxgrad.data",
-    "cxgrad.train",
-    "cxgrad.evaluate",
+    "cxgrad.runs",
+    "cxgrad.training",
+    "cxgrad.evaluation",
     "cxgrad.analysis",
-    "cxgrad.config",
     "cxgrad.records",
-    "cxgrad.record_models",
-    "cxgrad.findings",
-    "cxgrad.course",
+    "cxgrad.book",
 ]
 
 

@@ -50,6 +50,7 @@ def test_cpu_tensor_peak_follows_allocations_and_frees(throughput) -> None:
     assert throughput.cpu_tensor_peak(step) == 6 * 2**20
 
 
+@pytest.mark.integration
 def test_measure_reports_one_configuration(throughput) -> None:
     result = throughput.measure("anil", "omniglot-5w1s", "batched", 1, 1, "cpu", True, 1)
     assert result["path"] == "batched" and result["order"] == "first"
@@ -148,6 +149,7 @@ def test_cpu_step_refuses_bad_counts() -> None:
     assert result.returncode == 2 and "--repeats must be at least 1, got 0" in result.stderr
 
 
+@pytest.mark.integration
 def test_cpu_roofline_measures_flops_time_and_convolution_share() -> None:
     roofline = load_benchmark("cpu_roofline")
     row = roofline.measure(roofline._cpu_step(), "maml", "omniglot-28-conv4-32", 1, steps=1)

@@ -68,6 +68,7 @@ def run(root: Path, *options: str) -> int:
     )
 
 
+@pytest.mark.integration
 def test_every_chapter_is_executed_into_the_cache_the_html_build_matches(
     tmp_path, monkeypatch, capsys
 ):
@@ -92,6 +93,7 @@ def test_every_chapter_is_executed_into_the_cache_the_html_build_matches(
     ]
 
 
+@pytest.mark.integration
 def test_a_chapter_that_raises_fails_the_build_named_with_its_traceback(
     tmp_path, monkeypatch, capsys
 ):
@@ -120,6 +122,7 @@ def test_the_cache_mode_is_required(tmp_path):
         run(tmp_path)
 
 
+@pytest.mark.integration
 def test_a_cell_past_the_timeout_of_config_fails_its_chapter(tmp_path, capsys):
     """_config.yml's execute.timeout is per cell, as in jupyter-book's own execution."""
     make_book(tmp_path, {"slow": "# %%\nimport time\n\ntime.sleep(30)\n"})

@@ -7,38 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from helpers import SMALL, run_cli
 
 from cxgrad.cli import build_parser, main
 
-SMALL = [
-    "--ways",
-    "3",
-    "--shots",
-    "1",
-    "--queries",
-    "2",
-    "--filters",
-    "4",
-    "--meta-batch",
-    "2",
-    "--inner-steps",
-    "1",
-    "--inner-steps-eval",
-    "1",
-    "--val-every",
-    "2",
-    "--val-tasks",
-    "3",
-    "--no-progress",
-]
 
-
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
+@pytest.mark.integration
 @pytest.mark.parametrize("method", ["maml", "cxgrad"])
 def test_train_then_evaluate_json_on_synthetic(tmp_path, capsys, method):
     run = tmp_path / "run"
@@ -67,6 +41,7 @@ def test_train_then_evaluate_json_on_synthetic(tmp_path, capsys, method):
     assert (result["tasks"], result["ways"], result["shots"], result["models"]) == (7, 3, 1, 2)
 
 
+@pytest.mark.integration
 def test_resume_continues_with_the_runs_own_options(tmp_path, capsys):
     run = tmp_path / "run"
     run_cli(capsys, "train", "--dataset", "synthetic", "--iterations", 2, "--out", run, *SMALL)
@@ -76,6 +51,7 @@ def test_resume_continues_with_the_runs_own_options(tmp_path, capsys):
     assert code == 0 and "finished 4 iterations" in out
 
 
+@pytest.mark.integration
 def test_train_and_evaluate_on_real_omniglot(tmp_path, capsys, omniglot_root):
     run = tmp_path / "omniglot"
     code, _, err = run_cli(
@@ -236,6 +212,7 @@ def test_unknown_method_and_preset_are_rejected_by_the_parser(capsys):
         assert "invalid choice" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_console_script_help():
     out = subprocess.run(
         [sys.executable, "-m", "cxgrad", "train", "--help"],
@@ -262,8 +239,8 @@ def test_console_script_help():
 def test_every_run_option_has_one_flag():
     from dataclasses import fields
 
-    from cxgrad.config import TrainConfig
     from cxgrad.options import flag
+    from cxgrad.runs import TrainConfig
 
     parser = build_parser()
     train_parser = parser._subparsers._group_actions[0].choices["train"]
@@ -287,8 +264,9 @@ def test_resume_refuses_options_that_would_change_the_run(tmp_path, capsys, extr
     assert code == 2 and message in err
 
 
+@pytest.mark.integration
 def test_the_data_root_of_a_run_is_the_default_of_evaluate(tmp_path, capsys, monkeypatch):
-    import cxgrad.evaluate_run
+    import cxgrad.evaluation.run
 
     run, data = tmp_path / "run", tmp_path / "my data"
     data.mkdir()
@@ -296,13 +274,13 @@ def test_the_data_root_of_a_run_is_the_default_of_evaluate(tmp_path, capsys, mon
     code, out, _ = run_cli(capsys, "train", *args, "--out", run, *SMALL)
     assert code == 0 and f"cxgrad evaluate --run {run} --data-root '{data}'" in out
     roots = []
-    load = cxgrad.evaluate_run.load_config_dataset
+    load = cxgrad.evaluation.run.load_config_dataset
 
     def recording(config, data_root, progress):
         roots.append(data_root)
         return load(config, data_root, progress)
 
-    monkeypatch.setattr(cxgrad.evaluate_run, "load_config_dataset", recording)
+    monkeypatch.setattr(cxgrad.evaluation.run, "load_config_dataset", recording)
     assert run_cli(capsys, "evaluate", "--run", run, "--tasks", 2, "--no-progress")[0] == 0
     other = tmp_path / "other"
     run_cli(capsys, "evaluate", "--run", run, "--tasks", 2, "--data-root", other, "--no-progress")
@@ -333,7 +311,7 @@ def test_bad_seed_or_device_fails_before_the_run_folder_is_written(
 
 def test_data_prepare_caches_at_the_size_train_uses(capsys, monkeypatch, tmp_path):
     import cxgrad.data
-    from cxgrad.config import build_config
+    from cxgrad.runs import build_config
 
     sizes = []
     monkeypatch.setattr(

@@ -15,23 +15,30 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import double_params, tiny_learner, tiny_run_config, tiny_task
-from test_batched import assert_float64_parity, task_batch
-from test_cli import SMALL, run_cli
-from test_meta import CONVS, _directional_check, query_loss_from_context
+from helpers import (
+    CONVS,
+    SMALL,
+    assert_float64_parity,
+    directional_check,
+    double_params,
+    query_loss_from_context,
+    run_cli,
+    task_batch,
+    tiny_learner,
+    tiny_run_config,
+    tiny_task,
+)
 
 from cxgrad.analysis.context import HEAD_GAIN, context_dependence, context_gradient
 from cxgrad.analysis.landscape import landscape_measures
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.config import TrainConfig, build_config
 from cxgrad.data import EpisodeSampler, load_synthetic
 from cxgrad.errors import ConfigError
 from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner, gphi, head_gain
 from cxgrad.meta.context import HEAD_GAIN_NAMES
 from cxgrad.models import ResNet12Config
 from cxgrad.records import CONFIGURATIONS, CONTEXT_JOBS, record_config
-from cxgrad.run_dir import RunDir
-from cxgrad.train import train
+from cxgrad.runs import RunDir, TrainConfig, build_config, load_checkpoint
+from cxgrad.training import train
 
 HEAD = ["head.weight", "head.bias"]
 
@@ -100,8 +107,8 @@ def test_head_gain_meta_gradient_matches_finite_differences():
     leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
     real = learner.task_loss(leaves, x_s, y_s, x_q, y_q, training=True)[0]
     assert float(real.detach()) == pytest.approx(float(loss_with_fixed_nu(params)), rel=1e-12)
-    _directional_check(loss_with_fixed_nu, params, sorted(params))
-    _directional_check(loss_with_fixed_nu, params, list(HEAD_GAIN_NAMES), seed=1)
+    directional_check(loss_with_fixed_nu, params, sorted(params))
+    directional_check(loss_with_fixed_nu, params, list(HEAD_GAIN_NAMES), seed=1)
     grads = dict(zip(params, torch.autograd.grad(real, list(leaves.values())), strict=True))
     assert all(float(grads[k].abs().sum()) > 0 for k in params if k.startswith("gphi"))
 
@@ -113,7 +120,7 @@ def test_frozen_context_meta_gradient_matches_finite_differences(bn_eps, gain):
     """With beta = 0 no warm-up runs, so the real function is checked, nu held nowhere."""
     learner = tiny_learner("cxgrad", bn_eps=bn_eps, context_gain=gain, context_lr=0.0)
     x_s, y_s, x_q, y_q = tiny_task()
-    _directional_check(
+    directional_check(
         lambda p: learner.task_loss(p, x_s, y_s, x_q, y_q, training=True)[0],
         double_params(learner),
         sorted(double_params(learner)),
@@ -134,7 +141,7 @@ def test_larger_bn_eps_meta_gradient_matches_finite_differences(bn_eps):
     # A smaller probe than CxGrad's: with eps = 1e-2 a max-pool's choice or a LeakyReLU's
     # sign flips within 1e-5 of this point along one of the directions (measured: central
     # differences of -441 at 1e-5, -1.35532407 at 1e-7 against autograd's -1.35532408).
-    _directional_check(loss_with_fixed_nu, params, sorted(params), eps=1e-7)
+    directional_check(loss_with_fixed_nu, params, sorted(params), eps=1e-7)
 
 
 def context_step(learner, params, x, y):
@@ -324,6 +331,7 @@ def test_the_options_are_in_the_help(capsys):
     assert "--context-gain {none,head}" in out and "(default: none)" in out
 
 
+@pytest.mark.integration
 def test_train_evaluate_and_resume_a_head_gain_run(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["--dataset", "synthetic", "--context-gain", "head", "--bn-eps", "1e-2", *SMALL]

@@ -15,10 +15,10 @@ import pytest
 import torch
 from helpers import tiny_run_config
 
-import cxgrad.course
-import cxgrad.train
-from cxgrad.config import TrainConfig
-from cxgrad.course import trained_run
+import cxgrad.book.course
+import cxgrad.training.trainer
+from cxgrad.book import trained_run
+from cxgrad.runs import TrainConfig
 
 
 def tiny_config(**changes) -> TrainConfig:
@@ -31,7 +31,9 @@ def record_training(monkeypatch) -> list[dict]:
     """Replace the course's ``train`` by a recorder: each call's run folder and options."""
     calls: list[dict] = []
     monkeypatch.setattr(
-        cxgrad.course, "train", lambda config, out, **options: calls.append(dict(options, out=out))
+        cxgrad.book.course,
+        "train",
+        lambda config, out, **options: calls.append(dict(options, out=out)),
     )
     return calls
 
@@ -63,7 +65,7 @@ def test_a_cached_run_is_reused_only_on_the_same_device_type_and_data_root(
     )
     # On a GPU (resolve_device stubbed: this machine may have none) the CPU run is not
     # resumed: the same configuration gets a run folder of its own.
-    monkeypatch.setattr(cxgrad.course, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(cxgrad.book.course, "resolve_device", lambda name: torch.device("cuda"))
     on_gpu = trained_run(
         "maml", config, data_root=data, dataset=glyphs, progress=False, root=tmp_path, device="cuda"
     )
@@ -78,7 +80,7 @@ def test_a_run_stopped_during_its_final_validation_is_resumed(tmp_path, glyphs, 
     """The last iteration was trained and saved, but its validation was cut short: the
     cache does not count the run as finished, and resuming adds the final validation."""
     config = tiny_config()
-    real_evaluate = cxgrad.train.evaluate
+    real_evaluate = cxgrad.training.trainer.evaluate
     calls = {"n": 0}
 
     def interrupted_evaluate(*args, **kwargs):
@@ -87,11 +89,11 @@ def test_a_run_stopped_during_its_final_validation_is_resumed(tmp_path, glyphs, 
             raise KeyboardInterrupt
         return real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(cxgrad.train, "evaluate", interrupted_evaluate)
+    monkeypatch.setattr(cxgrad.training.trainer, "evaluate", interrupted_evaluate)
     options = dict(dataset=glyphs, progress=False, root=tmp_path, device="cpu")
     with pytest.raises(KeyboardInterrupt):
         trained_run("maml", config, **options)
-    monkeypatch.setattr(cxgrad.train, "evaluate", real_evaluate)
+    monkeypatch.setattr(cxgrad.training.trainer, "evaluate", real_evaluate)
     run = trained_run("maml", config, **options)
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert [r["iteration"] for r in map(json.loads, lines) if "val_accuracy" in r] == [2, 3]
@@ -105,12 +107,12 @@ ASK_FOR_THE_RUN = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
 
-    import cxgrad.course
+    import cxgrad.book.course
     from cxgrad.data import load_synthetic
     from helpers import tiny_run_config
 
     root, log, go = map(Path, sys.argv[1:])
-    real_train = cxgrad.course.train
+    real_train = cxgrad.book.course.train
 
     def logged_train(config, out, **options):
         with open(log, "a") as f:
@@ -118,13 +120,13 @@ ASK_FOR_THE_RUN = textwrap.dedent(
         time.sleep(1.0)
         return real_train(config, out, **options)
 
-    cxgrad.course.train = logged_train
+    cxgrad.book.course.train = logged_train
     glyphs = load_synthetic(num_classes=(12, 6, 6), images_per_class=8, image_size=16)
     config = tiny_run_config(method="maml", iterations=3, inner_steps_train=1, inner_steps_eval=1)
     (root / f"ready-{os.getpid()}").touch()
     while not go.exists():
         time.sleep(0.01)
-    run = cxgrad.course.trained_run(
+    run = cxgrad.book.course.trained_run(
         "maml", config, data_root=root / "data", dataset=glyphs, progress=False,
         root=root / "runs", device="cpu",
     )
@@ -133,6 +135,7 @@ ASK_FOR_THE_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: nothing is locked")
 def test_two_processes_asking_for_the_same_run_train_it_once(tmp_path):
     """Two chapters executed at the same time share a model: the first trains it, the second
@@ -170,15 +173,15 @@ def test_the_cache_works_without_locks(tmp_path, glyphs, monkeypatch, why):
     """Where flock is missing (Windows) or refused (some network and FUSE mounts, Google
     Drive in Colab), the cache trains as it did without the lock."""
     if why == "no fcntl":
-        monkeypatch.setattr(cxgrad.course, "fcntl", None)
-    elif cxgrad.course.fcntl is None:
+        monkeypatch.setattr(cxgrad.book.course, "fcntl", None)
+    elif cxgrad.book.course.fcntl is None:
         pytest.skip("no fcntl here")
     else:
 
         def refuse(handle, operation):
             raise OSError(errno.ENOLCK, "No locks available")
 
-        monkeypatch.setattr(cxgrad.course.fcntl, "flock", refuse)
+        monkeypatch.setattr(cxgrad.book.course.fcntl, "flock", refuse)
     calls = record_training(monkeypatch)
     run = trained_run("maml", tiny_config(), dataset=glyphs, root=tmp_path, device="cpu")
     assert [c["out"] for c in calls] == [run]

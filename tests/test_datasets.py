@@ -286,6 +286,7 @@ COPY_DATASET = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("key", sorted(COPY_DATASET))
 def test_every_format_gives_class_disjoint_splits(copies: dict[str, Path], key: str) -> None:
     dataset = load_dataset(COPY_DATASET[key], copies[key], image_size=8, progress=False)

@@ -24,7 +24,7 @@ from cxgrad.analysis.context import context_dependence, effective_inner_steps
 from cxgrad.data import EpisodeSampler, load_synthetic
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.device import DeviceMismatchError, params_device, to_params_device
-from cxgrad.evaluate import evaluate
+from cxgrad.evaluation import evaluate
 from cxgrad.meta import InnerTrace
 from cxgrad.models import Conv4Config
 
@@ -69,6 +69,7 @@ def until_a_number_is_read(function, *args, **kwargs) -> None:
 # ----------------------------------------------------------------- the learner
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("method", METHODS)
 def test_learner_entry_points_move_a_cpu_batch_to_the_parameters(method):
     learner = tiny_learner(method)

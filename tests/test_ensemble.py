@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from cxgrad.data import load_synthetic
 from cxgrad.data.episodes import EpisodeSampler
-from cxgrad.evaluate import evaluate
+from cxgrad.evaluation import evaluate
 
 WAYS, TASKS = 3, 4
 

@@ -62,6 +62,7 @@ def measured(request, glyphs) -> dict[tuple[int, int], EpsArgument]:
     }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("steps", [0, STEPS], ids=["initialization", f"{STEPS}-steps"])
 @pytest.mark.parametrize("shots", [1, 5])
 def test_the_context_gradient_exists_only_through_eps(measured, shots, steps):
@@ -90,6 +91,7 @@ def test_the_head_gain_is_where_the_argument_does_not_reach(glyphs):
         assert (np.abs(result.grad_no_eps[:, :-1]) < 1e-6 * largest).all(), name
 
 
+@pytest.mark.integration
 def test_the_context_gradient_is_largest_with_eps_near_the_batch_variances(glyphs):
     """Still all through eps, but its size depends on eps against gamma^2 var(w_hat * x):
     1e-3 is near it at Conv4-48 84x84, 1e-1 far above, where BatchNorm barely normalizes and

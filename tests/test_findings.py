@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cxgrad.findings import JSON_ENV, MODE_ENV, WHY_RUNS_DIFFER, FindingNotSupported, Findings
+from cxgrad.book.findings import JSON_ENV, MODE_ENV, WHY_RUNS_DIFFER, FindingNotSupported, Findings
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9]*.py"))
@@ -118,6 +118,7 @@ def test_the_book_build_asserts_the_findings():
     assert re.search(rf"^export {MODE_ENV}=assert$", build, re.M)
 
 
+@pytest.mark.integration
 def test_a_readers_run_reports_failing_findings_instead_of_raising(
     omniglot_root, tmp_path, monkeypatch
 ):

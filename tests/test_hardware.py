@@ -7,12 +7,14 @@ import pytest
 from cxgrad import hardware
 
 
+@pytest.mark.integration
 def test_describe_names_cpu_kernels_threads_and_versions() -> None:
     note = hardware.describe()
     assert set(note) == {"cpu", "kernels", "threads", "torch", "python"}
     assert note["kernels"].startswith(f"ATen {hardware.aten_capability()}, oneDNN ")
 
 
+@pytest.mark.integration
 def test_a_kernel_selection_by_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DNNL_MAX_CPU_ISA", "SSE41")
     hardware.onednn_isa.cache_clear()

@@ -5,17 +5,24 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import NO_EPS, double_params, tiny_learner, tiny_model, tiny_task
+from helpers import (
+    CONVS,
+    NO_EPS,
+    directional_check,
+    double_params,
+    query_loss_from_context,
+    tiny_learner,
+    tiny_model,
+    tiny_task,
+)
 
 from cxgrad.data import load_synthetic
 from cxgrad.data.episodes import EpisodeSampler
 from cxgrad.errors import ConfigError
-from cxgrad.evaluate import evaluate
+from cxgrad.evaluation import evaluate
 from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner, gphi, implicit_gradient_scaling
 from cxgrad.models import Conv4Config, ResNet12Config, conv4_forward
 from cxgrad.models.backbone import Backbone
-
-CONVS = [f"conv{i}.weight" for i in range(1, 5)]
 
 
 def query_loss(params, model, x, y):
@@ -199,43 +206,12 @@ def test_only_the_methods_inner_parameters_move(method):
     )
 
 
-# --------------------------------------------------------------------------- meta-gradients
-def _directional_check(loss_fn, params, names, seed=0, eps=1e-6):
-    """Compare autograd's meta-gradient with central finite differences along random
-    directions, in float64."""
-    leaves = {k: v.clone().requires_grad_(k in names) for k, v in params.items()}
-    loss = loss_fn(leaves)
-    grads = torch.autograd.grad(loss, [leaves[k] for k in names])
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(3):
-        direction = {
-            k: torch.randn(params[k].shape, generator=g, dtype=torch.float64) for k in names
-        }
-        analytic = sum(float((gr * direction[k]).sum()) for gr, k in zip(grads, names, strict=True))
-        plus = {k: v + eps * direction[k] if k in names else v for k, v in params.items()}
-        minus = {k: v - eps * direction[k] if k in names else v for k, v in params.items()}
-        numeric = (float(loss_fn(plus)) - float(loss_fn(minus))) / (2 * eps)
-        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-8)
-
-
-def query_loss_from_context(learner, nu, x_s, y_s, x_q, y_q, steps=2):
-    """The query loss as a function of the parameters with the context after the warm-up
-    held at ``nu``: the reference for CxGrad's meta-gradient, whose warm-up carries no
-    graph."""
-
-    def loss(params):
-        fast = learner.adapt(params, x_s, y_s, steps, first_order=False, initial_context=nu)
-        return F.cross_entropy(learner.forward(fast, x_q), y_q)
-
-    return loss
-
-
 @pytest.mark.parametrize("method", ["maml", "anil", "boil"])
 def test_second_order_meta_gradient_matches_finite_differences(method):
     learner = tiny_learner(method)
     params = double_params(learner)
     x_s, y_s, x_q, y_q = tiny_task()
-    _directional_check(
+    directional_check(
         lambda p: learner.task_loss(p, x_s, y_s, x_q, y_q, training=True)[0],
         params,
         sorted(params),
@@ -259,7 +235,7 @@ def test_cxgrad_meta_gradient_matches_finite_differences():
     real = learner.task_loss(leaves, x_s, y_s, x_q, y_q, training=True)[0]
     fixed = loss_with_fixed_nu(params)
     assert float(real.detach()) == pytest.approx(float(fixed), rel=1e-12)
-    _directional_check(loss_with_fixed_nu, params, sorted(params))
+    directional_check(loss_with_fixed_nu, params, sorted(params))
     grads = torch.autograd.grad(real, [leaves[k] for k in sorted(params)])
     by_name = dict(zip(sorted(params), grads, strict=True))
     assert all(float(by_name[k].abs().sum()) > 0 for k in by_name if k.startswith("gphi"))

@@ -64,9 +64,10 @@ def test_library_name_exists(name):
 
 def test_resolve_rejects_a_missing_name():
     with pytest.raises(AttributeError, match="inner_learning_rate"):
-        resolve("cxgrad.config.TrainConfig.inner_learning_rate")
+        resolve("cxgrad.runs.config.TrainConfig.inner_learning_rate")
 
 
+@pytest.mark.integration
 def test_command_line_options_exist():
     options = sorted({n for n in code_names() if n.startswith("--")})
     assert "--inner-lr" in options

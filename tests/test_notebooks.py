@@ -35,8 +35,10 @@ def code_cells(nb) -> list[str]:
     ]
 
 
-def test_there_are_chapters():
-    assert len(CHAPTERS) >= 1
+def test_every_chapter_is_in_the_book_in_order():
+    """The chapters the tests check are the book's, in the table of contents' order."""
+    toc = re.findall(r"file: notebooks/(\S+)", (REPO / "_toc.yml").read_text())
+    assert [c.stem for c in CHAPTERS] == toc
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,7 @@ def _regenerate(path: Path) -> str:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
 def test_colab_notebook_is_generated_from_the_chapter(source, expected):
     notebook = source.with_suffix(".ipynb")
@@ -310,6 +313,7 @@ def test_bootstrap_in_colab_checks_out_the_pinned_release(settings, monkeypatch)
     assert f"Installing cxgrad v{settings.version} from {settings.repo_url}" in out.getvalue()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("mutant", "expected"),
     [("inner step size x1.01", "0.0101 5 5"), ("one inner step fewer", "0.01 4 4")],
@@ -320,14 +324,18 @@ def test_a_mutant_changes_every_learner_the_chapters_build(tmp_path, mutant, exp
     change = chapter_outputs.MUTANTS[mutant]
     (tmp_path / "sitecustomize.py").write_text(chapter_outputs.MUTANT_HOOK.format(change=change))
     code = (
-        "from cxgrad.config import TrainConfig\n"
-        "from cxgrad.run_setup import build_learner\n"
+        "from cxgrad.runs import TrainConfig, build_learner\n"
         "m = build_learner(TrainConfig(method='maml')).meta\n"
         "print(round(m.inner_lr, 6), m.inner_steps_train, m.inner_steps_eval)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])
+            ),
+        },
         capture_output=True,
         text=True,
         check=True,

@@ -7,8 +7,14 @@ import pytest
 from scipy.stats import t
 
 from cxgrad.errors import ConfigError
-from cxgrad.power import plan_sample_size, seeds_for_equivalence, tost_power
-from cxgrad.records import PLANNED_SEEDS, load_records, sample_size_plan
+from cxgrad.records import (
+    PLANNED_SEEDS,
+    load_records,
+    plan_sample_size,
+    sample_size_plan,
+    seeds_for_equivalence,
+    tost_power,
+)
 
 
 def simulated_power(n: int, sd: float, margin: float, alpha: float, true: float) -> float:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from scipy.stats import t as t_dist
 
-from cxgrad.config import TrainConfig
 from cxgrad.errors import ConfigError
-from cxgrad.record_models import load_record_model
 from cxgrad.records import (
     COMPARISON,
     CONFIGURATIONS,
@@ -29,6 +30,7 @@ from cxgrad.records import (
     compare,
     drift,
     hardware_note,
+    load_record_model,
     load_records,
     markdown_comparisons,
     markdown_table,
@@ -38,6 +40,7 @@ from cxgrad.records import (
     retrain_losses,
     summary_rows,
 )
+from cxgrad.runs import TrainConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -97,6 +100,7 @@ def test_the_readme_shows_the_records_as_they_are():
     assert markdown_comparisons(longer, PAIRS) in readme
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_record_run_still_trains_as_recorded(omniglot_root, tmp_path, threads):
     """Retrain the first iterations of two record runs: their losses must be the recorded
@@ -121,6 +125,7 @@ def test_a_record_run_still_trains_as_recorded(omniglot_root, tmp_path, threads)
         torch.set_num_threads(previous)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "change",
     [{"inner_lr": 0.01 * 1.01}, {"inner_steps_train": 4}],
@@ -316,3 +321,33 @@ def test_cross_domain_comparison_reads_the_other_dataset():
 def test_a_missing_results_folder_is_named(tmp_path):
     with pytest.raises(ConfigError, match="no results of record at .*cxgrad sweep run"):
         load_records(tmp_path / "nowhere")
+
+
+def test_an_installed_wheel_asks_for_the_results_folder(monkeypatch, tmp_path):
+    import cxgrad.records.catalogue as catalogue
+    import cxgrad.records.run as run
+
+    with pytest.raises(ConfigError, match="pass the folder .*--results DIR.*CXGRAD_RESULTS"):
+        catalogue.load_records(None)
+    with pytest.raises(ConfigError, match="--results DIR"):
+        catalogue.record_path("cxgrad", 0, None)
+    with pytest.raises(ConfigError, match="--results DIR"):
+        run.run_record("cxgrad", 0, tmp_path / "runs", results=None)
+    # no git is run outside a clone
+    monkeypatch.setattr(catalogue, "checkout", lambda: None)
+    monkeypatch.setattr(run, "checkout", lambda: None)
+    monkeypatch.setattr(run.subprocess, "run", lambda *a, **k: pytest.fail("git was run"))
+    assert run._git("rev-parse", "HEAD") == "unknown"
+
+
+@pytest.mark.integration
+def test_the_results_folder_comes_from_the_environment(tmp_path):
+    code = (
+        "from cxgrad.records import RESULTS_DIR, LONG_RESULTS_DIR; "
+        "print(RESULTS_DIR); print(LONG_RESULTS_DIR)"
+    )
+    env = {**os.environ, "CXGRAD_RESULTS": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == [str(tmp_path / "omniglot-5w1s"), str(tmp_path / "omniglot-5w1s-2000")]

@@ -6,9 +6,9 @@ import pytest
 import torch
 from helpers import NO_EPS
 
-from cxgrad.config import build_config
 from cxgrad.meta import InnerTrace, MetaConfig, MetaLearner, gphi, implicit_gradient_scaling
 from cxgrad.models import ResNet12Config
+from cxgrad.runs import build_config
 
 
 def small(bn_eps=1e-5) -> ResNet12Config:

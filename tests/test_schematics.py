@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from cxgrad.schematics import cxgrad_algorithm_figure, maml_loops_figure  # noqa: E402
+from cxgrad.book.schematics import cxgrad_algorithm_figure, maml_loops_figure  # noqa: E402
 
 
 def texts(fig) -> str:

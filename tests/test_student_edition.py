@@ -31,6 +31,7 @@ def markdown(notebook) -> str:
     return "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
 
 
+@pytest.mark.integration
 def test_every_chapter_is_written(edition):
     assert sorted(p.stem for p in edition.glob("*.ipynb")) == [c.stem for c in CHAPTERS]
 

@@ -20,11 +20,10 @@ import torch
 from helpers import tiny_run_config
 from slurm_cluster import missing_binaries, one_node_cluster
 
-from cxgrad.checkpoint import load_checkpoint
 from cxgrad.cli import main
 from cxgrad.errors import ConfigError
-from cxgrad.record_models import kept_seeds, load_record_model, nth_kept_model
-from cxgrad.run_dir import RunDir
+from cxgrad.records import kept_seeds, load_record_model, nth_kept_model
+from cxgrad.runs import RunDir, load_checkpoint
 from cxgrad.sweeps import format_status, plan, sweep_status
 from cxgrad.sweeps.executors import Resources, check, minutes, sbatch_parameters
 from cxgrad.sweeps.job import RecordJob, RunOptions
@@ -212,6 +211,7 @@ def test_status_counts_each_state_and_shows_failures(tmp_path):
 
 
 # ------------------------------------------------------------------ local executor
+@pytest.mark.integration
 def test_local_sweep_records_reports_failures_and_skips_finished_runs(tmp_path, capsys):
     file = _sweep_file(tmp_path)
     args = _sweep(tmp_path, "--file", str(file), "--configs", "tiny-maml", "broken")

@@ -9,9 +9,9 @@ import torch
 from helpers import tiny_learner, tiny_run_config
 
 from cxgrad.data.episodes import TaskBatch
-from cxgrad.device import cpu_task_workers
+from cxgrad.meta.execution import cpu_task_workers
 from cxgrad.meta.task_parallel import TaskParallelMetaGradient, cpu_task_parallel, task_shares
-from cxgrad.train import Trainer
+from cxgrad.training import Trainer
 
 
 def meta_batch(tasks: int = 3, dtype: torch.dtype = torch.float64) -> TaskBatch:
@@ -98,6 +98,7 @@ def test_only_fastest_task_loop_on_a_cpu(two_threads):
     assert cpu_task_workers("fastest", cpu, batched=False) == 0  # one core: nothing to share
 
 
+@pytest.mark.integration
 def test_trainer_uses_it_on_the_fastest_task_loop(tmp_path, two_threads):
     """At 40x40 (above the batched path's limit) ``fastest`` runs the task loop, in two
     threads: one step's loss is the reference path's, up to float32 rounding."""

@@ -6,21 +6,16 @@ import json
 
 import pytest
 import torch
+from helpers import assert_same_state, final_state
 from helpers import tiny_run_config as tiny_config
 
-import cxgrad.train
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.config import TrainConfig, build_config
+import cxgrad.training.trainer
 from cxgrad.data import load_synthetic
 from cxgrad.errors import ConfigError, DataError, TrainingDiverged
-from cxgrad.evaluate import confidence_intervals, evaluate
-from cxgrad.evaluate_run import evaluate_run
+from cxgrad.evaluation import confidence_intervals, evaluate, evaluate_run
 from cxgrad.meta.learner import MetaLearner
-from cxgrad.train import Trainer, build_learner, samplers, train
-
-
-def final_state(run_dir):
-    return load_checkpoint(run_dir / "checkpoints" / "last.pt")
+from cxgrad.runs import TrainConfig, build_config, build_learner, load_checkpoint, samplers
+from cxgrad.training import Trainer, train
 
 
 def validations(run_dir) -> list[dict]:
@@ -34,15 +29,6 @@ def best_index(run_dir) -> list[dict]:
 
 def best_files(run_dir) -> list[str]:
     return sorted(p.name for p in (run_dir / "checkpoints").glob("iter-*.pt"))
-
-
-def assert_same_state(a, b):
-    assert a["iteration"] == b["iteration"]
-    for name in a["params"]:
-        assert torch.equal(a["params"][name], b["params"][name]), name
-    for key, state in a["optimizer"]["state"].items():
-        for field in ("exp_avg", "exp_avg_sq", "step"):
-            assert torch.equal(state[field], b["optimizer"]["state"][key][field])
 
 
 @pytest.mark.parametrize("method", ["maml", "anil", "boil", "cxgrad"])
@@ -69,6 +55,7 @@ def test_training_changes_every_meta_parameter(tmp_path, glyphs):
     assert unchanged == []  # theta and phi (g_phi) are all meta-learned
 
 
+@pytest.mark.integration
 def test_resume_after_stop_is_exact(tmp_path, glyphs):
     """Stop after 3 iterations, resume to 6: same parameters and Adam state as 6 in one go."""
     full = tiny_config(iterations=6)
@@ -90,6 +77,7 @@ def test_resume_after_stop_is_exact(tmp_path, glyphs):
     assert best_files(tmp_path / "split") == best_files(tmp_path / "full")
 
 
+@pytest.mark.integration
 def test_extending_a_run_restores_the_checkpoint_its_final_validation_displaced(
     tmp_path, glyphs, monkeypatch
 ):
@@ -127,6 +115,7 @@ def test_resuming_with_fewer_iterations_leaves_the_validations_alone(tmp_path, g
     assert (validations(run), best_index(run), best_files(run)) == before
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("cut_at_call", [2, 3])
 def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkeypatch, cut_at_call):
     """Ctrl-C inside the 2nd validation (iteration 4) or the final one (iteration 6): the
@@ -135,7 +124,7 @@ def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkey
     config = tiny_config(iterations=6, val_every=2, keep_best=2)
     train(config, tmp_path / "full", dataset=glyphs, progress=False)
 
-    real_evaluate = cxgrad.train.evaluate
+    real_evaluate = cxgrad.training.trainer.evaluate
     calls = {"n": 0}
 
     def interrupted_evaluate(*args, **kwargs):
@@ -144,13 +133,13 @@ def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkey
             raise KeyboardInterrupt
         return real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(cxgrad.train, "evaluate", interrupted_evaluate)
+    monkeypatch.setattr(cxgrad.training.trainer, "evaluate", interrupted_evaluate)
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         train(config, cut, dataset=glyphs, progress=False)
     assert final_state(cut)["iteration"] == 2 * cut_at_call
     assert len(validations(cut)) == cut_at_call - 1
-    monkeypatch.setattr(cxgrad.train, "evaluate", real_evaluate)
+    monkeypatch.setattr(cxgrad.training.trainer, "evaluate", real_evaluate)
     train(config, cut, resume=True, dataset=glyphs, progress=False)
     assert [r["iteration"] for r in validations(cut)] == [2, 4, 6]
     assert validations(cut) == validations(tmp_path / "full")
@@ -159,6 +148,7 @@ def test_resume_after_ctrl_c_during_validation_is_exact(tmp_path, glyphs, monkey
     assert_same_state(final_state(tmp_path / "full"), final_state(cut))
 
 
+@pytest.mark.integration
 def test_resume_after_ctrl_c_is_exact(tmp_path, glyphs, monkeypatch):
     config = tiny_config(iterations=6, val_every=4)
     train(config, tmp_path / "full", dataset=glyphs, progress=False)
@@ -305,7 +295,7 @@ def test_bad_options_and_presets_are_refused():
 
 
 def test_every_preset_builds_its_model():
-    from cxgrad.config import PRESETS
+    from cxgrad.runs import PRESETS
 
     for name in PRESETS:
         config = build_config(name)
@@ -326,10 +316,11 @@ def test_paper_presets_follow_the_appendix():
     assert build_config("miniimagenet-5w1s-beta0.1").context_lr == 0.1
 
 
+@pytest.mark.integration
 def test_evaluate_run_reports_both_intervals_and_ensembles(tmp_path, glyphs, monkeypatch):
     run = tmp_path / "run"
     train(tiny_config(iterations=4, val_every=1, keep_best=3), run, dataset=glyphs, progress=False)
-    monkeypatch.setattr("cxgrad.evaluate_run.load_config_dataset", lambda *a, **k: glyphs)
+    monkeypatch.setattr("cxgrad.evaluation.run.load_config_dataset", lambda *a, **k: glyphs)
     single = evaluate_run(run, tasks=5, progress=False)
     ensemble = evaluate_run(run, tasks=5, ensemble=3, progress=False)
     assert (single.models, ensemble.models) == (1, 3)
@@ -360,7 +351,7 @@ def test_evaluation_samples_only_the_split_it_tests(tmp_path, glyphs, monkeypatc
     train(tiny_config(ways=5, iterations=2), run, dataset=glyphs, progress=False)
     # A test set whose training split is too small for 5-way tasks still tests the run.
     small_train = load_synthetic(num_classes=(2, 6, 6), images_per_class=8, image_size=16)
-    monkeypatch.setattr("cxgrad.evaluate_run.load_config_dataset", lambda *a, **k: small_train)
+    monkeypatch.setattr("cxgrad.evaluation.run.load_config_dataset", lambda *a, **k: small_train)
     assert evaluate_run(run, tasks=2, progress=False).tasks == 2
     with pytest.raises(DataError, match="5-way tasks need at least 5 classes"):
         evaluate_run(run, tasks=2, split="train", progress=False)
@@ -411,7 +402,7 @@ def test_resume_reads_the_data_root_the_run_recorded(tmp_path, glyphs, monkeypat
         roots.append(data_root)
         return glyphs
 
-    monkeypatch.setattr(cxgrad.train, "load_config_dataset", load)
+    monkeypatch.setattr(cxgrad.training.trainer, "load_config_dataset", load)
     run, data = tmp_path / "run", tmp_path / "data"
     data.mkdir()
     train(tiny_config(iterations=2), run, data_root=data, progress=False)

@@ -1,5 +1,9 @@
-"""The paper's analyses: per-layer gradient norms (Fig. 2), CKA before/after adaptation
-(Fig. 3), t-SNE of features (Fig. 4) and the inner-loop landscape (appendix C, Fig. 5)."""
+"""Analyses: what a trained learner does, measured as the paper and chapter 10 measure it.
+
+Per-layer gradient norms (Fig. 2), CKA before/after adaptation (Fig. 3), t-SNE of features
+(Fig. 4), the inner-loop landscape (appendix C, Fig. 5), and the context's dependence on
+the task (chapter 10).
+"""
 
 from cxgrad.analysis.cka import adaptation_cka, linear_cka
 from cxgrad.analysis.embedding import adapted_features, tsne

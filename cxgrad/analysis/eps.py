@@ -33,6 +33,7 @@ from cxgrad.data.synthetic import load_synthetic
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
 from cxgrad.meta.learner import MetaLearner, Params
+from cxgrad.meta.step import meta_gradient
 from cxgrad.models import Backbone, Conv4Config, ResNet12Config
 
 # The paper's backbones at 84x84 with RGB input (appendices A and B).
@@ -136,9 +137,7 @@ def meta_train(
     channels = learner.model.in_channels
     for iteration in range(iterations):
         batch = _channels(sampler.batch(iteration * meta_batch, meta_batch), channels)
-        optimizer.zero_grad()
-        loss, _ = learner.meta_batch_loss(leaves, batch)
-        loss.backward()
+        meta_gradient(learner, leaves, batch)
         optimizer.step()
     return {k: v.detach() for k, v in leaves.items()}
 

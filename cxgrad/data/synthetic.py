@@ -79,13 +79,6 @@ def load_synthetic(
     return FewShotDataset("synthetic", splits, description=description, info=info)
 
 
-def render_class(
-    seed: int, split: str, class_index: int, images_per_class: int, image_size: int
-) -> torch.Tensor:
-    """uint8 ``[images_per_class, 1, image_size, image_size]`` images of one class."""
-    return _render(*_class_drawings(seed, split, class_index, images_per_class), image_size)
-
-
 def _render_split(
     seed: int, split: str, count: int, images_per_class: int, image_size: int, bar: tqdm
 ) -> ClassImages:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cxgrad.errors import ConfigError
-from cxgrad.options import check_minimums, network_option, option
+from cxgrad.options import check_choices, check_minimums, network_option, option
 
 METHODS = ("maml", "anil", "boil", "cxgrad", "igs")
 # Methods that may learn their inner step sizes (MAML++'s LSLR); CxGrad and IGS scale
@@ -84,18 +84,7 @@ class MetaConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.context_scheme not in CONTEXT_SCHEMES:
-            raise ConfigError(
-                f"unknown context scheme {self.context_scheme!r}; choose one of "
-                f"{', '.join(CONTEXT_SCHEMES)}"
-            )
-        if self.context_gain not in CONTEXT_GAINS:
-            raise ConfigError(
-                f"unknown context gain {self.context_gain!r}; choose one of "
-                f"{', '.join(CONTEXT_GAINS)}"
-            )
+        check_choices(self, ConfigError)
         if self.context_gain != "none" and self.method != "cxgrad":
             raise ConfigError(
                 f"--context-gain {self.context_gain} is CxGrad's (g_phi makes the gain from "
@@ -115,5 +104,6 @@ class MetaConfig:
             )
         if not self.context_lr >= 0:
             raise ConfigError(
-                f"context_lr (beta) must be >= 0 (0 freezes the context), got {self.context_lr}"
+                "--context-lr must be >= 0 (beta; 0 freezes CxGrad's context), "
+                f"got {self.context_lr}"
             )

@@ -31,12 +31,8 @@ def init_gphi(
     context_dim: int, hidden: int, layers: int, generator: torch.Generator | None = None
 ) -> Params:
     """PyTorch's default nn.Linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), made seedable."""
-    shapes = {
-        "gphi.0.weight": (hidden, context_dim),
-        "gphi.0.bias": (hidden,),
-        "gphi.2.weight": (layers, hidden),
-        "gphi.2.bias": (layers,),
-    }
+    sizes = [(hidden, context_dim), (hidden,), (layers, hidden), (layers,)]
+    shapes = dict(zip(GPHI_NAMES, sizes, strict=True))
     fan_in = {"gphi.0": context_dim, "gphi.2": hidden}
     params = {}
     for name, shape in shapes.items():

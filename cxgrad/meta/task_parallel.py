@@ -13,7 +13,7 @@ loss weighted by its share of the tasks, and the shares' gradients are summed in
 order. Each thread computes with one intra-op thread, so the sum is deterministic: the
 same meta-batch always gives the same bits.
 
-Worker threads allocate from glibc's main heap (``cxgrad.runtime.configure_cpu`` sets one
+Worker threads allocate from glibc's main heap (``cxgrad.training.runtime.configure_cpu`` sets one
 malloc arena): with an arena per thread the large activations were mapped and faulted in
 again at every step.
 """
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from cxgrad.data.episodes import TaskBatch
-from cxgrad.device import cpu_task_workers
+from cxgrad.meta.execution import cpu_task_workers
 from cxgrad.meta.learner import MetaLearner, Params
 
 
@@ -95,6 +95,6 @@ def cpu_task_parallel(
     learner: MetaLearner, path: str, device: torch.device, batched: bool
 ) -> TaskParallelMetaGradient | None:
     """The task-parallel meta-gradient where ``path`` runs the tasks in threads
-    (``cxgrad.device.cpu_task_workers``), else None: the meta-batch in the calling thread."""
+    (``execution.cpu_task_workers``), else None: the meta-batch in the calling thread."""
     workers = cpu_task_workers(path, device, batched)
     return TaskParallelMetaGradient(learner, workers, batched) if workers else None

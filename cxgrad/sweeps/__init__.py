@@ -1,5 +1,6 @@
-"""Sweeps: configurations x seeds, each run trained, tested and recorded, on this machine
-or on a SLURM cluster through submitit (``cxgrad sweep run`` / ``cxgrad sweep status``).
+"""Sweeps: configurations x seeds trained, tested and recorded through submitit.
+
+On this machine or on a SLURM cluster (``cxgrad sweep run`` / ``cxgrad sweep status``).
 
 - ``plan``: which runs (record configurations, presets, or a sweep file's tables)
 - ``executors``: resource checks and the submitit executor for ``local`` or ``slurm``

@@ -14,6 +14,7 @@ from typing import Any
 
 import submitit
 
+from cxgrad.runs.files import atomic_write_text
 from cxgrad.sweeps.plan import SweepRun
 
 ERROR_LINES = 12  # lines of a failed run's traceback kept in its state file
@@ -48,10 +49,8 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def _write_state(path: Path, **state: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(dict(state, time=time.strftime("%Y-%m-%d %H:%M:%S"))) + "\n")
-    os.replace(tmp, path)  # status never reads half a file
+    stamped = dict(state, time=time.strftime("%Y-%m-%d %H:%M:%S"))
+    atomic_write_text(path, json.dumps(stamped) + "\n")  # status never reads half a file
 
 
 def _trained_iterations(run_dir: Path) -> int:
@@ -77,7 +76,7 @@ class RecordJob(submitit.helpers.Checkpointable):
     def __call__(self, run: SweepRun, options: RunOptions) -> str:
         import torch
 
-        from cxgrad.records import run_record
+        from cxgrad.records.run import run_record
 
         # One thread per run (or --threads): runs side by side must not oversubscribe cores.
         torch.set_num_threads(options.threads)

@@ -1,7 +1,7 @@
 """What a sweep runs: configurations x seeds, each one a ``TrainConfig`` with a name.
 
 A configuration is named in one of three ways: a record configuration
-(``cxgrad.records.CONFIGURATIONS``), a preset of the paper (``cxgrad.config.PRESETS``), or
+(``cxgrad.records.CONFIGURATIONS``), a preset of the paper (``cxgrad.runs.PRESETS``), or
 a table of a sweep file (TOML or JSON) that starts from either and changes options::
 
     seeds = [0, 1, 2]                 # optional; --seeds replaces it
@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cxgrad.config import PRESETS, TrainConfig, build_config
 from cxgrad.errors import ConfigError
-from cxgrad.records import CONFIGURATIONS, RECORD_ITERATIONS, record_config
+from cxgrad.records.catalogue import CONFIGURATIONS, RECORD_ITERATIONS, record_config
+from cxgrad.runs.config import TrainConfig
+from cxgrad.runs.presets import PRESETS, build_config
 
 # Keys of a sweep-file table that are not options of a run.
 _TABLE_KEYS = ("base", "description")

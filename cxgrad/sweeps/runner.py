@@ -8,7 +8,6 @@ pickles and each job's stdout/stderr) and ``state/<run>.json`` (written by the r
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections import deque
@@ -19,7 +18,8 @@ from typing import Any
 import submitit
 from tqdm.auto import tqdm
 
-from cxgrad.records import record_path
+from cxgrad.records.catalogue import record_path
+from cxgrad.runs.files import atomic_write_text
 from cxgrad.sweeps.executors import Resources, gpu_count, local_workers, make_executor
 from cxgrad.sweeps.job import RecordJob, RunOptions
 from cxgrad.sweeps.plan import SweepRun
@@ -86,11 +86,7 @@ def _write_manifest(options: RunOptions, executor: str, jobs: dict[str, dict[str
     manifest = read_manifest(options.runs)
     manifest.update(executor=executor, results=str(options.results), logs=str(logs_dir(options)))
     manifest.setdefault("runs", {}).update(jobs)
-    path = manifest_path(options)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(manifest_path(options), json.dumps(manifest, indent=1) + "\n")
 
 
 def _entry(run: SweepRun, job: submitit.Job) -> dict[str, Any]:

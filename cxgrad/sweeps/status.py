@@ -17,7 +17,7 @@ from pathlib import Path
 import submitit
 
 from cxgrad.errors import ConfigError
-from cxgrad.records import record_path
+from cxgrad.records.catalogue import record_path
 from cxgrad.sweeps.job import read_state
 from cxgrad.sweeps.runner import read_manifest, tail
 

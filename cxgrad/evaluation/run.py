@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cxgrad.checkpoint import load_checkpoint
-from cxgrad.config import TrainConfig
 from cxgrad.data.registry import get_spec
-from cxgrad.device import use_batched_path
 from cxgrad.errors import ConfigError
-from cxgrad.evaluate import EvalResult, evaluate
-from cxgrad.run_dir import RunDir
-from cxgrad.run_setup import SPLITS, build_learner, load_config_dataset, run_device, samplers
+from cxgrad.evaluation.accuracy import TEST_TASKS, EvalResult, evaluate
+from cxgrad.meta.execution import use_batched_path
+from cxgrad.runs.checkpoint import load_checkpoint
+from cxgrad.runs.config import TrainConfig
+from cxgrad.runs.directory import RunDir
+from cxgrad.runs.setup import SPLITS, build_learner, load_config_dataset, run_device, samplers
 
 
 def select_checkpoints(run: RunDir, ensemble: int) -> list[Path]:
@@ -54,7 +54,7 @@ def _cross_domain(config: TrainConfig, dataset: str) -> TrainConfig:
 
 def evaluate_run(
     run_dir: str | Path,
-    tasks: int = 600,
+    tasks: int = TEST_TASKS,
     ensemble: int = 1,
     split: str = "test",
     data_root: str | Path | None = None,

@@ -19,12 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cxgrad.config import TrainConfig
 from cxgrad.data import FewShotDataset
 from cxgrad.data.paths import resolve_data_root
 from cxgrad.device import resolve_device
-from cxgrad.run_dir import RunDir
-from cxgrad.train import train
+from cxgrad.runs.config import TrainConfig
+from cxgrad.runs.directory import RunDir
+from cxgrad.training import train
 
 try:
     import fcntl
@@ -32,31 +32,6 @@ except ImportError:  # Windows: no flock; there, run one chapter at a time
     fcntl = None
 
 RUNS_ENV = "CXGRAD_RUNS"
-
-
-def omniglot_config(
-    method: str, iterations: int = 300, filters: int = 32, seed: int = 0, **changes
-) -> TrainConfig:
-    """The course's standard CPU-sized run: Omniglot 5-way 1-shot, alphabet split, 28x28,
-    Conv4 with ``filters`` filters, the paper's inner/outer hyperparameters, meta-batch 4,
-    validation on 100 fixed tasks four times per run, the 3 best checkpoints kept.
-    Chapters that use the same arguments share the trained model."""
-    config = TrainConfig(
-        method=method,
-        dataset="omniglot",
-        ways=5,
-        shots=1,
-        queries=15,
-        image_size=28,
-        filters=filters,
-        meta_batch=4,
-        iterations=iterations,
-        val_every=max(iterations // 4, 1),
-        val_tasks=100,
-        keep_best=3,
-        seed=seed,
-    )
-    return config.replace(**changes)
 
 
 def runs_root() -> Path:

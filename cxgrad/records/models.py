@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from cxgrad.checkpoint import load_checkpoint, save_checkpoint
-from cxgrad.config import TrainConfig
 from cxgrad.errors import ConfigError
-from cxgrad.evaluate_run import select_checkpoints
-from cxgrad.run_dir import RunDir
+from cxgrad.evaluation.run import select_checkpoints
+from cxgrad.runs.checkpoint import load_checkpoint, save_checkpoint
+from cxgrad.runs.config import TrainConfig
+from cxgrad.runs.directory import RunDir
 
 MODELS = "models"
 

@@ -1,4 +1,4 @@
-"""One flat, serializable configuration for a meta-training run, and the paper's presets.
+"""One flat, serializable configuration for a meta-training run.
 
 A run directory stores its ``TrainConfig`` as ``config.json``; everything a run does is a
 function of that file (and the data), which is what makes runs resumable and comparable.
@@ -17,12 +17,12 @@ from cxgrad.data.registry import DATASETS, get_spec
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
 from cxgrad.models import Backbone, Conv4Config, ResNet12Config
-from cxgrad.options import check_minimums, flag, network_option, option, options
+from cxgrad.data.omniglot import SPLITS as OMNIGLOT_SPLITS
+from cxgrad.models.conv4 import ACTIVATIONS
+from cxgrad.options import check_choices, check_minimums, flag, network_option, option, options
 
 BACKBONES = ("conv4", "resnet12")
-ACTIVATIONS = ("leaky_relu", "relu")
 POLARITIES = ("normal", "mixed")
-OMNIGLOT_SPLITS = ("alphabet", "maml")
 _INNER = {f.name: f for f in fields(MetaConfig)}
 
 
@@ -99,14 +99,11 @@ class TrainConfig(MetaConfig):
     preset: str | None = option(
         None,
         "a configuration from the paper; options given beside it override its values",
-        choices=lambda: sorted(PRESETS),
+        choices=lambda: _preset_names(),
     )
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ConfigError(
-                f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}"
-            )
+        check_choices(self, ConfigError)  # dataset, split, backbone, activation, polarity, ...
         spec = DATASETS[self.dataset]
         if self.image_size is None:
             object.__setattr__(self, "image_size", spec.image_size)
@@ -116,18 +113,10 @@ class TrainConfig(MetaConfig):
                 raise ConfigError(
                     f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}"
                 )
-        if not self.context_lr >= 0:
-            raise ConfigError(
-                f"--context-lr must be >= 0 (0 freezes CxGrad's context), got {self.context_lr}"
-            )
         if not (self.bn_eps > 0 and math.isfinite(self.bn_eps)):
             raise ConfigError(
                 f"--bn-eps must be a finite number > 0, got {self.bn_eps} (BatchNorm divides "
                 "by sqrt(variance + eps); for a negligible eps give 1e-30, not 0)"
-            )
-        if self.polarity not in POLARITIES:
-            raise ConfigError(
-                f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}"
             )
         if self.dataset != "omniglot":
             # Only Omniglot's loader has these options; refused rather than stored unused.
@@ -144,12 +133,6 @@ class TrainConfig(MetaConfig):
     def model_config(self) -> Backbone:
         """Conv4 (``filters`` per layer) or ResNet-12 (``filters`` channels in the first
         block, doubled per block)."""
-        if self.backbone not in BACKBONES:
-            raise ConfigError(
-                f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}"
-            )
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"--activation must be leaky_relu or relu, got {self.activation!r}")
         if self.image_size < 16:
             raise ConfigError(
                 f"--image-size {self.image_size} is too small for four 2x2 max-pools (need >= 16)"
@@ -206,123 +189,12 @@ class TrainConfig(MetaConfig):
         return cls.from_dict(data, source=str(path))
 
 
+def _preset_names() -> list[str]:
+    from cxgrad.runs.presets import PRESETS  # presets.py builds on this module
+
+    return sorted(PRESETS)
+
+
 # Options that define the network and what it computes; a checkpoint can only be loaded
 # into a run whose values match.
 ARCHITECTURE_KEYS = tuple(f.name for f in options(TrainConfig) if f.metadata["architecture"])
-
-
-def _paper(dataset: str, shots: int, **extra: Any) -> dict[str, Any]:
-    """The paper's appendix A: Conv4 with 48 filters at 84x84, alpha 0.01, beta 1.0,
-    eta 0.001, 5 inner steps, 15 queries, meta-batch 4 (1-shot) or 2 (5-shot), top-5
-    validation checkpoints, validation on 600 tasks every 500 iterations (one 'epoch' of
-    the ALFA/MAML++ code the authors build on)."""
-    base = dict(
-        method="cxgrad",
-        dataset=dataset,
-        ways=5,
-        shots=shots,
-        queries=15,
-        image_size=84,
-        filters=48,
-        meta_batch=4 if shots == 1 else 2,
-        inner_steps_train=5,
-        inner_steps_eval=5,
-        inner_lr=0.01,
-        context_lr=1.0,
-        outer_lr=1e-3,
-        iterations=50_000 if dataset == "miniimagenet" else 125_000,
-        val_every=500,
-        val_tasks=600,
-        keep_best=5,
-    )
-    base.update(extra)
-    return base
-
-
-def _omniglot(
-    ways: int,
-    filters: int,
-    meta_batch: int,
-    iterations: int,
-    val_every: int,
-    val_tasks: int,
-    split: str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """1-shot Omniglot at 28x28 with 15 queries (``split`` only where it is not the
-    default alphabet split)."""
-    return {
-        "dataset": "omniglot",
-        **({"split": split} if split else {}),
-        **dict(ways=ways, shots=1, queries=15, image_size=28, filters=filters),
-        **dict(meta_batch=meta_batch, iterations=iterations),
-        **dict(val_every=val_every, val_tasks=val_tasks),
-        **extra,
-    }
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    # Table 1
-    "miniimagenet-5w1s": _paper("miniimagenet", 1),
-    "miniimagenet-5w5s": _paper("miniimagenet", 5),
-    "tieredimagenet-5w1s": _paper("tieredimagenet", 1),
-    "tieredimagenet-5w5s": _paper("tieredimagenet", 5),
-    # Table 3: context update scheme
-    "miniimagenet-5w5s-stepwise": _paper("miniimagenet", 5, context_scheme="step-wise"),
-    # Table 4: number of inner steps (train and test)
-    **{
-        f"miniimagenet-5w5s-steps{s}": _paper(
-            "miniimagenet", 5, inner_steps_train=s, inner_steps_eval=s
-        )
-        for s in (1, 2, 3, 4)
-    },
-    # Table 5: context learning rate beta
-    **{
-        f"miniimagenet-5w{k}s-beta{b}": _paper("miniimagenet", k, context_lr=b)
-        for k in (1, 5)
-        for b in (0.01, 0.1)
-    },
-    # Tables 6 and 7: ResNet-12 (appendix B; 64 channels doubled per block). The appendix
-    # gives no other hyperparameters for it, so appendix A's are used.
-    **{
-        f"{data}-5w{k}s-resnet12": _paper(data, k, backbone="resnet12", filters=64)
-        for data in ("miniimagenet", "tieredimagenet")
-        for k in (1, 5)
-    },
-    # Omniglot, sized for a 2-core CPU (the README's result): about 15 minutes per method.
-    "omniglot-5w1s-cpu": _omniglot(5, 32, 4, 3000, 250, 200, keep_best=5),
-    # Omniglot in the protocol of MAML/MAML++ (1200/423 characters, rotations), paper sizes.
-    **{
-        f"omniglot-maml-{ways}w1s": _omniglot(ways, 64, 8, 20_000, 500, 600, split="maml")
-        for ways in (5, 20)
-    },
-    # Fully offline demo on procedurally generated glyphs: seconds on a CPU.
-    "synthetic-demo": dict(
-        dataset="synthetic",
-        ways=5,
-        shots=1,
-        queries=5,
-        image_size=28,
-        filters=16,
-        meta_batch=2,
-        iterations=50,
-        val_every=25,
-        val_tasks=20,
-        keep_best=2,
-    ),
-}
-
-
-def preset(name: str) -> dict[str, Any]:
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; available presets: {', '.join(PRESETS)}")
-    return dict(PRESETS[name], preset=name)
-
-
-def build_config(preset_name: str | None = None, **overrides: Any) -> TrainConfig:
-    """A preset (if any) with explicit options on top; ``None`` values are ignored."""
-    values = preset(preset_name) if preset_name else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig.from_dict(
-        values, source=f"preset {preset_name}" if preset_name else "options"
-    )

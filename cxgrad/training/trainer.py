@@ -20,29 +20,30 @@ from typing import Any, NoReturn
 import torch
 from tqdm.auto import tqdm
 
-from cxgrad.checkpoint import load_checkpoint, save_checkpoint
-from cxgrad.config import TrainConfig
-from cxgrad.cuda_graph import GraphedMetaGradient, use_cuda_graph
 from cxgrad.data import FewShotDataset
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.data.registry import get_spec
-from cxgrad.device import use_batched_path, uses_channels_last_query
 from cxgrad.errors import TrainingDiverged
-from cxgrad.evaluate import evaluate
+from cxgrad.evaluation.accuracy import evaluate
+from cxgrad.meta.execution import use_batched_path, uses_channels_last_query
 from cxgrad.meta.learner import Params
+from cxgrad.meta.step import meta_gradient
 from cxgrad.meta.task_parallel import cpu_task_parallel
-from cxgrad.run_dir import RunDir
-from cxgrad.run_setup import (
+from cxgrad.runs.checkpoint import load_checkpoint, save_checkpoint
+from cxgrad.runs.config import TrainConfig
+from cxgrad.runs.directory import RunDir
+from cxgrad.runs.setup import (
     build_learner,
     check_image_shape,
     load_config_dataset,
     run_device,
     samplers,
 )
-from cxgrad.runtime import configure_cpu
+from cxgrad.training.cuda_graph import GraphedMetaGradient, use_cuda_graph
+from cxgrad.training.runtime import configure_cpu
 
 # The run-setup functions stay importable from here, where the course imports them.
-__all__ = ["TrainResult", "Trainer", "build_learner", "load_config_dataset", "samplers", "train"]
+__all__ = ["TrainResult", "Trainer", "train"]
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Trainer:
         self.batched = use_batched_path(path, self.device, config.model_config())
         self.channels_last_query = uses_channels_last_query(path, self.device)
         if self.device.type == "cpu":
-            configure_cpu()  # reuse freed tensor memory (cxgrad.runtime); no number changes
+            configure_cpu()  # reuse freed tensor memory (runtime.py); no number changes
         self.use_cuda_graph = use_cuda_graph(cuda_graph, self.device)
         self._graphed: GraphedMetaGradient | None = None  # captured at the first step
         self.progress = progress
@@ -166,12 +167,7 @@ class Trainer:
             if self._graphed is None:
                 self._graphed = GraphedMetaGradient(self._meta_loss, self.params, batch)
             return self._graphed(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.task_parallel is not None:
-            return self.task_parallel(self.params, batch)
-        loss, accuracy = self._meta_loss(self.params, batch)
-        loss.backward()
-        return loss, accuracy
+        return meta_gradient(self.learner, self.params, batch, self.batched, self.task_parallel)
 
     def _diverged(self, where: str, loss_value: float) -> NoReturn:
         self.run.append_metrics({"iteration": self.iteration + 1, "event": "diverged"})
@@ -349,9 +345,9 @@ def train(config: TrainConfig, out: str | Path, **options: Any) -> TrainResult:
     ``cuda_graph``).
 
     ``path`` chooses how a meta-batch is computed (``sequential``, ``batched``, ``auto`` or
-    ``fastest``, see ``cxgrad.device.use_batched_path``); it changes speed, not the maths,
+    ``fastest``, see ``cxgrad.meta.execution.use_batched_path``); it changes speed, not the maths,
     but float rounding differs between paths, so resume a run with the path it started with.
     ``cuda_graph`` (``auto``, ``on``, ``off``) chooses whether the step is replayed as a
-    CUDA graph (see ``cxgrad.cuda_graph.use_cuda_graph``).
+    CUDA graph (see ``cxgrad.training.cuda_graph.use_cuda_graph``).
     """
     return Trainer(config, out, **options).train()

@@ -9,28 +9,11 @@ from typing import Any
 
 import torch
 
-from cxgrad.config import ARCHITECTURE_KEYS, TrainConfig
+from cxgrad.runs.config import ARCHITECTURE_KEYS, TrainConfig
+from cxgrad.runs.files import atomic_write_bytes
 from cxgrad.errors import ConfigError
 
 FORMAT_VERSION = 1
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``.
-
-    A crash or Ctrl-C mid-write leaves the previous file intact, never a truncated one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

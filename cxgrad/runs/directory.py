@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cxgrad.checkpoint import atomic_write_bytes
-from cxgrad.config import TrainConfig
+from cxgrad.runs.files import atomic_write_text
+from cxgrad.runs.config import TrainConfig
 from cxgrad.errors import ConfigError
 
 
@@ -127,7 +127,7 @@ class RunDir:
     def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
         """Replace metrics.jsonl by ``records`` (atomically: a stop never leaves half a file)."""
         text = "".join(json.dumps(r) + "\n" for r in records)
-        atomic_write_bytes(self.metrics_path, lambda handle: handle.write(text.encode()))
+        atomic_write_text(self.metrics_path, text)
 
     # ------------------------------------------------------------------ best-k
     def read_best(self) -> list[dict[str, Any]]:
@@ -137,4 +137,4 @@ class RunDir:
 
     def write_best(self, entries: list[dict[str, Any]]) -> None:
         text = json.dumps(entries, indent=2) + "\n"
-        atomic_write_bytes(self.best_index_path, lambda handle: handle.write(text.encode()))
+        atomic_write_text(self.best_index_path, text)

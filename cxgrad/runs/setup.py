@@ -13,13 +13,13 @@ from pathlib import Path
 
 import torch
 
-from cxgrad.config import TrainConfig
+from cxgrad.runs.config import TrainConfig
 from cxgrad.data import ClassImages, EpisodeSampler, FewShotDataset, load_dataset
 from cxgrad.device import resolve_device
+from cxgrad.data.base import SPLITS
 from cxgrad.errors import ConfigError, DataError
 from cxgrad.meta.learner import MetaLearner
 
-SPLITS = ("train", "val", "test")
 
 
 def build_learner(config: TrainConfig) -> MetaLearner:
