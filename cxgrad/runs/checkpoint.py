@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from cxgrad.errors import ConfigError
 from cxgrad.runs.config import ARCHITECTURE_KEYS, TrainConfig
 from cxgrad.runs.files import atomic_write_bytes
-from cxgrad.errors import ConfigError
 
 FORMAT_VERSION = 1
 

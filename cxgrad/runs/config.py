@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from cxgrad.data.omniglot import SPLITS as OMNIGLOT_SPLITS
 from cxgrad.data.registry import DATASETS, get_spec
 from cxgrad.errors import ConfigError
 from cxgrad.meta.config import MetaConfig
 from cxgrad.models import Backbone, Conv4Config, ResNet12Config
-from cxgrad.data.omniglot import SPLITS as OMNIGLOT_SPLITS
 from cxgrad.models.conv4 import ACTIVATIONS
 from cxgrad.options import check_choices, check_minimums, flag, network_option, option, options
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cxgrad.runs.files import atomic_write_text
-from cxgrad.runs.config import TrainConfig
 from cxgrad.errors import ConfigError
+from cxgrad.runs.config import TrainConfig
+from cxgrad.runs.files import atomic_write_text
 
 
 @dataclass

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import torch
 
-from cxgrad.runs.config import TrainConfig
 from cxgrad.data import ClassImages, EpisodeSampler, FewShotDataset, load_dataset
-from cxgrad.device import resolve_device
 from cxgrad.data.base import SPLITS
+from cxgrad.device import resolve_device
 from cxgrad.errors import ConfigError, DataError
 from cxgrad.meta.learner import MetaLearner
-
+from cxgrad.runs.config import TrainConfig
 
 
 def build_learner(config: TrainConfig) -> MetaLearner:
