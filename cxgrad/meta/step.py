@@ -3,11 +3,12 @@ benchmarks all compute, in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.meta.learner import MetaLearner, Params
-from cxgrad.meta.task_parallel import TaskParallelMetaGradient
 
 
 def meta_gradient(
@@ -15,14 +16,14 @@ def meta_gradient(
     params: Params,
     batch: TaskBatch,
     batched: bool = False,
-    task_parallel: TaskParallelMetaGradient | None = None,
+    task_parallel: Callable[[Params, TaskBatch], tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The meta-batch's mean query loss and accuracy, with the meta-gradient of ``params``
     (leaf tensors) left in each ``.grad``, replacing what was there.
 
     Algorithm 1's outer update is then ``optimizer.step()``. ``batched`` and
-    ``task_parallel`` choose how the tasks are computed (``cxgrad.meta.execution``); every
-    choice computes the same function.
+    ``task_parallel`` (a ``TaskParallelMetaGradient``) choose how the tasks are computed
+    (``cxgrad.meta.execution``); every choice computes the same function.
     """
     for tensor in params.values():
         tensor.grad = None
