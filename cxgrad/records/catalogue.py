@@ -26,10 +26,11 @@ def checkout() -> Path | None:
 # Where the results of record lie: $CXGRAD_RESULTS, else the clone's results/ folder; an
 # installed wheel has none (commands then ask for --results, load_records for a folder).
 RESULTS_ENV = "CXGRAD_RESULTS"
+_CLONE = checkout()
 RESULTS_ROOT: Path | None = (
     Path(os.environ[RESULTS_ENV]).expanduser()
     if os.environ.get(RESULTS_ENV)
-    else (checkout() / "results" if checkout() else None)
+    else (_CLONE / "results" if _CLONE else None)
 )
 RESULTS_DIR: Path | None = RESULTS_ROOT / "omniglot-5w1s" if RESULTS_ROOT else None
 
