@@ -14,15 +14,13 @@ from cxgrad.data.prepare import PREPARABLE
 from cxgrad.data.registry import DATASETS
 from cxgrad.errors import ConfigError, CxGradError
 from cxgrad.evaluation.accuracy import TEST_TASKS
-from cxgrad.meta.execution import EXECUTION_PATHS
 from cxgrad.options import choices, flag, options
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.directory import RunDir
 from cxgrad.runs.presets import PRESETS, build_config
-from cxgrad.training.cuda_graph import CUDA_GRAPH_OPTIONS
+from cxgrad.runs.runtime import DATA_ROOT_HELP, RuntimeOptions
 
 DATASET_CHOICES = tuple(DATASETS)
-DATA_ROOT_HELP = "data folder (default $CXGRAD_DATA_ROOT or ~/.cache)"
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -30,30 +28,50 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     on the parser (so that a preset's values survive) and name theirs in the help."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False):
+        if action.default in (None, False) or action.nargs == 0:  # no default for a flag
             return action.help or ""
         return super()._get_help_string(action)
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One option per ``TrainConfig`` field, from the field's own metadata."""
-    hints = typing.get_type_hints(TrainConfig)
+def _add_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    names: tuple[str, ...] | None = None,
+    helps: dict[str, str] | None = None,
+    defaults: dict[str, object] | None = None,
+) -> None:
+    """One command-line option per field of dataclass ``cls`` (``TrainConfig`` or
+    ``RuntimeOptions``) made with ``option``, from the field's own metadata; ``names``
+    picks fields, ``helps`` and ``defaults`` replace a field's text or default here."""
+    hints = typing.get_type_hints(cls)
+    picked = [f for f in options(cls) if names is None or f.name in names]
     # --preset first: the other options are read as changes to it
-    for field in sorted(options(TrainConfig), key=lambda f: f.name != "preset"):
-        text = field.metadata["help"]
-        if field.default is not None:
-            text += f" (default: {field.default})"
+    for field in sorted(picked, key=lambda f: f.name != "preset"):
+        text = (helps or {}).get(field.name, field.metadata["help"])
+        default = (defaults or {}).get(field.name, field.default)
         kind = hints[field.name]
-        extra: dict = {"dest": field.name, "default": None, "help": text}
+        if cls is TrainConfig:
+            # no default on the parser, so that a preset's values survive: named in the help
+            if field.default is not None:
+                text += f" (default: {field.default})"
+            default = None
+        extra: dict = {"dest": field.name, "default": default, "help": text}
         if kind is bool:
-            extra["action"] = "store_true"
+            extra["action"] = "store_false" if field.default else "store_true"
         elif kind == bool | None:
             extra["action"] = argparse.BooleanOptionalAction
         else:
-            # int | None (a default filled in later) parses as int
-            extra["type"] = next(t for t in typing.get_args(kind) or (kind,) if t is not type(None))
+            # int | None (a default filled in later) parses as int; a path as a string
+            types = [t for t in typing.get_args(kind) or (kind,) if t is not type(None)]
+            extra["type"] = types[0]
             extra["choices"] = choices(field)
         parser.add_argument(flag(field), **extra)
+
+
+def _runtime(args: argparse.Namespace, **changes: object) -> RuntimeOptions:
+    """The ``RuntimeOptions`` of the fields this command has as options."""
+    given = {f.name: getattr(args, f.name) for f in options(RuntimeOptions) if f.name in args}
+    return RuntimeOptions(**dict(given, **changes))
 
 
 def _train_parser(sub) -> None:
@@ -65,32 +83,18 @@ def _train_parser(sub) -> None:
         "continue with --resume.",
         formatter_class=_HelpFormatter,
     )
-    _add_config_options(p)
-    p.add_argument("--data-root", help=DATA_ROOT_HELP + "; recorded in the run for evaluate")
+    _add_options(p, TrainConfig)
     p.add_argument("--out", required=True, help="run directory to create or resume")
     p.add_argument(
         "--resume",
         action="store_true",
         help="continue the run in --out with its own options (only --iterations may change)",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument(
-        "--path",
-        choices=EXECUTION_PATHS,
-        default="auto",
-        help="compute a meta-batch task by task (sequential) or all at once as grouped "
-        "convolutions (batched); auto: batched on a GPU, sequential on a CPU (the arithmetic "
-        "of the results of record); fastest: on a CPU, batched for images up to 32x32, else "
-        "sequential with a channels-last query pass (same maths, other float32 rounding)",
+    _add_options(
+        p.add_argument_group("where and how to run"),
+        RuntimeOptions,
+        helps={"data_root": DATA_ROOT_HELP + "; recorded in the run for evaluate"},
     )
-    p.add_argument(
-        "--cuda-graph",
-        choices=CUDA_GRAPH_OPTIONS,
-        default="auto",
-        help="capture the training step once as a CUDA graph and replay it (same maths, "
-        "far fewer kernel launches); auto: on a GPU",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_train)
 
 
@@ -113,16 +117,6 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     return run.read_config().replace(**given)
 
 
-def _run_options(args: argparse.Namespace) -> dict:
-    """The options ``train`` and ``evaluate`` share: where the data and the device are."""
-    return dict(
-        data_root=args.data_root,
-        device=args.device,
-        path=args.path,
-        progress=not args.no_progress,
-    )
-
-
 def _quoted(*words: object) -> str:
     return " ".join(shlex.quote(str(w)) for w in words)
 
@@ -131,15 +125,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from cxgrad.training import train
 
     config = _train_config(args)
+    runtime = _runtime(args)  # checked before anything is printed or written
     print(
         f"cxgrad: {config.method} {config.ways}-way {config.shots}-shot on {config.dataset}, "
         f"{config.iterations} iterations -> {args.out} (all options: {args.out}/config.json)",
         file=sys.stderr,
     )
     try:
-        result = train(
-            config, args.out, resume=args.resume, cuda_graph=args.cuda_graph, **_run_options(args)
-        )
+        result = train(config, args.out, resume=args.resume, runtime=runtime)
     except KeyboardInterrupt:
         command = _quoted("cxgrad", "train", "--out", args.out, "--resume")
         print(f"\ninterrupted; continue with: {command}", file=sys.stderr)
@@ -178,28 +171,26 @@ def _evaluate_parser(sub) -> None:
         "are still chosen by the run's own validation accuracy",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
-    p.add_argument(
-        "--data-root",
-        help="data folder (default: the one the run was trained with, if it was given one; "
-        "else $CXGRAD_DATA_ROOT or ~/.cache)",
+    _add_options(
+        p.add_argument_group("where and how to run"),
+        RuntimeOptions,
+        names=("device", "path", "data_root", "progress", "threads"),
+        helps={
+            "data_root": "data folder (default: the one the run was trained with, if it "
+            "was given one; else $CXGRAD_DATA_ROOT or ~/.cache)",
+            "path": "adapt tasks one by one (sequential) or several at once (batched); "
+            "auto: batched on a GPU, sequential on a CPU",
+        },
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument(
-        "--path",
-        choices=EXECUTION_PATHS,
-        default="auto",
-        help="adapt tasks one by one (sequential) or several at once (batched)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_evaluate)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from cxgrad.evaluation.run import evaluate_run
 
-    options = dict(_run_options(args), progress=not args.no_progress and not args.json)
+    runtime = _runtime(args, progress=args.progress and not args.json)
     result = evaluate_run(
-        args.run, args.tasks, args.ensemble, args.split, dataset=args.dataset, **options
+        args.run, args.tasks, args.ensemble, args.split, dataset=args.dataset, runtime=runtime
     )
     if args.json:
         dataset = args.dataset or RunDir(Path(args.run)).read_config().dataset
@@ -219,7 +210,7 @@ def _data_parser(sub) -> None:
         description="Say whether a dataset is present and usable, and how to get it if not.",
     )
     check.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
-    check.add_argument("--data-root", help=DATA_ROOT_HELP)
+    _add_options(check, RuntimeOptions, names=("data_root",))
     check.set_defaults(handler=_cmd_data_check)
     prepare = data_sub.add_parser(
         "prepare",
@@ -230,14 +221,14 @@ def _data_parser(sub) -> None:
     )
     prepare.add_argument("name", choices=PREPARABLE)
     prepare.add_argument("--source", required=True, help="the downloaded file or folder")
-    prepare.add_argument("--data-root", help=DATA_ROOT_HELP)
+    _add_options(prepare, RuntimeOptions, names=("data_root",))
     prepare.add_argument(
         "--image-size",
         type=int,
         help="side of the cached images (default: the size cxgrad train uses for the "
         "dataset, " + ", ".join(f"{name} {DATASETS[name].image_size}" for name in PREPARABLE) + ")",
     )
-    prepare.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_options(prepare, RuntimeOptions, names=("progress",))
     prepare.set_defaults(handler=_cmd_data_prepare)
 
 
@@ -258,7 +249,7 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
         args.source,
         data_root=args.data_root,
         image_size=size,
-        progress=not args.no_progress,
+        progress=args.progress,
     )
     print(f"prepared {args.name} ({size}x{size}) in {path}")
     return 0
@@ -320,7 +311,6 @@ def _sweep_parser(sub) -> None:
         default=Path("runs") / "records",
         help="run directories, and the sweep's logs and state (sweep/)",
     )
-    run.add_argument("--data-root", help=DATA_ROOT_HELP)
     run.add_argument(
         "--cross-domain",
         nargs="*",
@@ -333,9 +323,14 @@ def _sweep_parser(sub) -> None:
         action="store_true",
         help="redo runs whose record exists (a trained run is only tested again)",
     )
-    run.add_argument("--device", default="auto", help="auto (a GPU where there is one), cpu, cuda")
     run.add_argument("--executor", choices=("local", "slurm"), default="local")
-    run.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    _add_options(
+        run,
+        RuntimeOptions,
+        names=("device", "data_root", "threads", "progress"),
+        helps={"threads": "torch threads per run", "progress": "no progress bar"},
+        defaults={"threads": 1},
+    )
     run.add_argument(
         "--workers",
         type=int,
@@ -362,7 +357,6 @@ def _sweep_parser(sub) -> None:
     slurm.add_argument(
         "--no-wait", action="store_true", help="submit and return; follow with cxgrad sweep status"
     )
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_cmd_sweep_run)
     status = sweep_sub.add_parser(
         "status",
@@ -432,9 +426,7 @@ def _cmd_sweep_run(args: argparse.Namespace) -> int:
         runs=args.runs.resolve(),
         results=results_folder(args.results).resolve(),
         test_tasks=args.test_tasks,
-        data_root=args.data_root,
-        threads=args.threads,
-        device=args.device,
+        runtime=_runtime(args, progress=False),  # a sweep shows one bar of its own
         cross_domain=tuple(args.cross_domain),
     )
     todo = sweeps.to_do(runs, options, args.force)
@@ -443,7 +435,7 @@ def _cmd_sweep_run(args: argparse.Namespace) -> int:
         f"records in {options.results}); executor {args.executor}; runs in {options.runs}",
         file=sys.stderr,
     )
-    progress = not args.no_progress
+    progress = args.progress
     if args.executor == "local":
         outcomes = sweeps.run_local(todo, options, resources, progress)
     else:

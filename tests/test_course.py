@@ -70,7 +70,7 @@ def test_a_cached_run_is_reused_only_on_the_same_device_type_and_data_root(
         "maml", config, data_root=data, dataset=glyphs, progress=False, root=tmp_path, device="cuda"
     )
     assert len({cpu_run, other_data, on_gpu}) == 3
-    assert [(c["out"], c["resume"], c["device"]) for c in calls] == [
+    assert [(c["out"], c["resume"], c["runtime"].device) for c in calls] == [
         (other_data, False, "cpu"),
         (on_gpu, False, "cuda"),
     ]

@@ -27,7 +27,7 @@ from cxgrad.meta.layout import _ContiguousGrad, channels_last_query, folds_chann
 from cxgrad.models import Conv4Config, ResNet12Config
 from cxgrad.models.conv4 import conv4_forward, conv4_forward_tasks, init_conv4
 from cxgrad.training import Trainer
-from cxgrad.training.runtime import configure_cpu
+from cxgrad.training.cpu_memory import configure_cpu
 
 
 def activation_then_pool(params, x, config: Conv4Config) -> torch.Tensor:

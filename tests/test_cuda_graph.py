@@ -7,6 +7,7 @@ runs (``benchmarks/results/``) execute them on a GPU.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from types import SimpleNamespace
@@ -19,6 +20,7 @@ from helpers import tiny_run_config as tiny_config
 from cxgrad.data import load_synthetic
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.errors import ConfigError
+from cxgrad.runs.runtime import RuntimeOptions
 from cxgrad.training import Trainer, train
 from cxgrad.training.cuda_graph import GraphedMetaGradient, use_cuda_graph
 
@@ -67,13 +69,15 @@ def test_train_passes_the_graph_option_on(tmp_path):
 
 
 def test_train_documents_every_option_of_the_trainer():
-    """``train(config, out, **options)`` passes its options to ``Trainer``; its docstring is
-    where a user learns them, so it names every one (``cuda_graph`` was missing once)."""
+    """``train(config, out, **options)`` passes its options to ``Trainer``, whose keywords
+    also take every field of ``RuntimeOptions``; its docstring is where a user learns them,
+    so it names every one (``cuda_graph`` was missing once)."""
+    parameters = inspect.signature(Trainer.__init__).parameters.values()
     options = [
-        name
-        for name in inspect.signature(Trainer.__init__).parameters
-        if name not in ("self", "config", "out")
-    ]
+        p.name
+        for p in parameters
+        if p.name not in ("self", "config", "out") and p.kind is not p.VAR_KEYWORD
+    ] + [f.name for f in dataclasses.fields(RuntimeOptions)]
     documented = re.findall(r"``(\w+)``", train.__doc__)
     missing = [name for name in options if name not in documented]
     assert not missing, f"train's docstring does not name {missing}"

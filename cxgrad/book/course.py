@@ -18,12 +18,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cxgrad.data import FewShotDataset
 from cxgrad.data.paths import resolve_data_root
 from cxgrad.device import resolve_device
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.directory import RunDir
+from cxgrad.runs.runtime import RuntimeOptions
 from cxgrad.training import train
 
 try:
@@ -54,38 +56,37 @@ def config_key(config: TrainConfig, device: str = "cpu", data_root: str = "") ->
 def trained_run(
     name: str,
     config: TrainConfig,
-    data_root: str | Path | None = None,
     dataset: FewShotDataset | None = None,
-    progress: bool = True,
     root: Path | None = None,
-    device: str | None = "auto",
+    runtime: RuntimeOptions | None = None,
+    **runtime_changes: Any,
 ) -> Path:
     """The run directory of ``config``, training (or resuming) it first if needed.
 
     The cache entry is ``<name>-<key>`` with the key of ``config_key``: the same
-    configuration on another device type or data root is another run. ``data_root`` is
-    resolved as everywhere (argument, ``$CXGRAD_DATA_ROOT``, the default folder), also when
-    a loaded ``dataset`` is passed.
+    configuration on another device type or data root is another run. ``runtime`` (or its
+    fields as keywords: ``device``, ``data_root``, ``progress``, ...) says where to train;
+    its ``data_root`` is resolved as everywhere (argument, ``$CXGRAD_DATA_ROOT``, the
+    default folder), also when a loaded ``dataset`` is passed.
 
     Processes that ask for the same entry at the same time train it once: the check and the
     training hold an exclusive lock on ``<name>-<key>.lock`` beside the entry, so a second
     process waits for the first and then finds the run finished (or resumes it, if the
     first died while training).
     """
-    torch_device = resolve_device(device)
-    key = config_key(config, torch_device.type, str(resolve_data_root(data_root)))
+    runtime = RuntimeOptions.of(runtime, **runtime_changes)
+    torch_device = resolve_device(runtime.device)
+    key = config_key(config, torch_device.type, str(resolve_data_root(runtime.data_root)))
     out = (root or runs_root()) / f"{name}-{key}"
     run = RunDir(out)
-    with _exclusive(out.with_name(out.name + ".lock"), progress):
+    with _exclusive(out.with_name(out.name + ".lock"), runtime.progress):
         if not (run.last_path.exists() and _finished(run, config)):
             train(
                 config,
                 out,
                 resume=run.has_run(),
-                data_root=data_root,
                 dataset=dataset,
-                progress=progress,
-                device=str(torch_device),
+                runtime=runtime.replace(device=str(torch_device)),
             )
     return out
 

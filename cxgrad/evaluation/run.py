@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from cxgrad.data.registry import get_spec
 from cxgrad.errors import ConfigError
@@ -11,6 +12,7 @@ from cxgrad.meta.execution import use_batched_path
 from cxgrad.runs.checkpoint import load_checkpoint
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.directory import RunDir
+from cxgrad.runs.runtime import RuntimeOptions
 from cxgrad.runs.setup import SPLITS, build_learner, load_config_dataset, run_device, samplers
 
 
@@ -57,19 +59,20 @@ def evaluate_run(
     tasks: int = TEST_TASKS,
     ensemble: int = 1,
     split: str = "test",
-    data_root: str | Path | None = None,
-    device: str | None = "auto",
-    progress: bool = True,
-    path: str = "auto",
     dataset: str | None = None,
+    runtime: RuntimeOptions | None = None,
+    **runtime_changes: Any,
 ) -> EvalResult:
     """Test a run on ``split`` of its own dataset, or of ``dataset`` (cross-domain, as in
     the paper's Table 2). The checkpoints are always chosen by the run's own validation
     accuracy, so another domain's test data never influences model selection.
 
-    ``data_root=None`` uses the ``--data-root`` the run was trained with (where another
-    dataset is looked for too), if it recorded one. Only ``split`` is sampled (and moved
-    to a GPU); the others are never touched."""
+    ``runtime`` (or its fields as keywords, ``cxgrad.runs.runtime``) says where to run;
+    its ``cuda_graph`` is for training and unused here. ``data_root=None`` uses the
+    ``--data-root`` the run was trained with (where another dataset is looked for too), if
+    it recorded one. Only ``split`` is sampled (and moved to a GPU); the others are never
+    touched."""
+    runtime = RuntimeOptions.of(runtime, **runtime_changes)
     run = RunDir(Path(run_dir))
     config = run.read_config()
     target = config if dataset in (None, config.dataset) else _cross_domain(config, dataset)
@@ -79,10 +82,10 @@ def evaluate_run(
         raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     paths = select_checkpoints(run, ensemble)
     models = [load_checkpoint(p, config)["params"] for p in paths]
-    torch_device = run_device(device)
-    if data_root is None:
-        data_root = run.read_data_root()
-    data = load_config_dataset(target, data_root, progress)
+    torch_device = run_device(runtime.device)
+    runtime.apply_threads()
+    data_root = runtime.data_root if runtime.data_root is not None else run.read_data_root()
+    data = load_config_dataset(target, data_root, runtime.progress)
     sampler = samplers(target, data, torch_device, (split,))[split]
     return evaluate(
         build_learner(config),
@@ -90,7 +93,7 @@ def evaluate_run(
         sampler,
         tasks=tasks,
         device=torch_device,
-        progress=progress,
-        batched=use_batched_path(path, torch_device, config.model_config()),
+        progress=runtime.progress,
+        batched=use_batched_path(runtime.path, torch_device, config.model_config()),
         description=f"{split} ({len(models)} model{'s' if len(models) > 1 else ''})",
     )

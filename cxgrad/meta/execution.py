@@ -8,6 +8,8 @@ import torch
 from cxgrad.errors import ConfigError
 
 EXECUTION_PATHS = ("auto", "sequential", "batched", "fastest")
+# whether the training step is captured once as a CUDA graph and replayed (training/cuda_graph.py)
+CUDA_GRAPH_OPTIONS = ("auto", "on", "off")
 
 # Largest image side at which the batched path beats the task loop on a CPU, for a backbone
 # that folds tasks into grouped convolutions (Conv4). Measured by benchmarks/cpu_step.py on

@@ -13,9 +13,9 @@ loss weighted by its share of the tasks, and the shares' gradients are summed in
 order. Each thread computes with one intra-op thread, so the sum is deterministic: the
 same meta-batch always gives the same bits.
 
-Worker threads allocate from glibc's main heap (``cxgrad.training.runtime.configure_cpu`` sets one
-malloc arena): with an arena per thread the large activations were mapped and faulted in
-again at every step.
+Worker threads allocate from glibc's main heap
+(``cxgrad.training.cpu_memory.configure_cpu`` sets one malloc arena): with an arena per
+thread the large activations were mapped and faulted in again at every step.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ from cxgrad.records.catalogue import (
 )
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.files import atomic_write_text
+from cxgrad.runs.runtime import RuntimeOptions
+
+# Records train and test on the CPU, along the task loop: the arithmetic they were made with.
+RECORD_RUNTIME = RuntimeOptions(device="cpu", progress=False)
 
 
 def _git(*args: str) -> str:
@@ -53,13 +57,12 @@ def run_record(
     results: Path | None = RESULTS_DIR,
     iterations: int = RECORD_ITERATIONS,
     test_tasks: int = RECORD_TEST_TASKS,
-    data_root: str | Path | None = None,
-    progress: bool = False,
     cross_domain: tuple[str, ...] = (),
     config: TrainConfig | None = None,
     description: str | None = None,
     command: str | None = None,
-    device: str = "cpu",
+    runtime: RuntimeOptions = RECORD_RUNTIME,
+    **runtime_changes: Any,
 ) -> Path:
     """Train (or resume) one record run, test it, and write its JSON.
 
@@ -68,7 +71,9 @@ def run_record(
     checkpoint is still the one chosen on the run's own validation tasks. ``config``
     (with its ``description`` and the ``command`` that makes it) replaces the record
     configuration ``name``: how ``cxgrad sweep`` runs presets and configurations of a
-    sweep file. ``device`` is the device to train and test on (``auto``: a GPU if any)."""
+    sweep file. ``runtime`` (or its fields as keywords) says where to train and test: by
+    default on the CPU, without progress bars, along the arithmetic of record."""
+    runtime = RuntimeOptions.of(runtime, **runtime_changes)
     results = results_folder(results)  # before training: a wheel has no results folder
     import torch
 
@@ -82,7 +87,8 @@ def run_record(
         config = record_config(name, seed, iterations)
         description = CONFIGURATIONS[name][0]
     iterations = config.iterations
-    used = run_device(device)
+    used = run_device(runtime.device)
+    runtime = runtime.replace(device=str(used))  # train and test on the same device
     out = Path(runs) / f"{name}-seed{seed}"
     run = RunDir(out)
     # beside the run directory: cxgrad train refuses a non-empty folder that is no run yet
@@ -94,22 +100,13 @@ def run_record(
             # another commit does not change what the record says trained it.
             provenance_path.parent.mkdir(parents=True, exist_ok=True)
             provenance_path.write_text(json.dumps(_provenance()) + "\n")
-        train(
-            config, out, resume=run.has_run(), data_root=data_root, device=used, progress=progress
-        )
+        train(config, out, resume=run.has_run(), runtime=runtime)
     provenance = json.loads(provenance_path.read_text()) if provenance_path.exists() else {}
-    result = evaluate_run(
-        out, tasks=test_tasks, data_root=data_root, device=used, progress=progress
-    )
+    result = evaluate_run(out, tasks=test_tasks, runtime=runtime)
     cross = {
-        dataset: evaluate_run(
-            out,
-            tasks=test_tasks,
-            data_root=data_root,
-            device=used,
-            progress=progress,
-            dataset=dataset,
-        ).to_dict(include_tasks=True)
+        dataset: evaluate_run(out, tasks=test_tasks, dataset=dataset, runtime=runtime).to_dict(
+            include_tasks=True
+        )
         for dataset in cross_domain
     }
     # the checkpoint just tested, kept for what chapter 10 measures on it (models.py)

@@ -15,6 +15,7 @@ from typing import Any
 import submitit
 
 from cxgrad.runs.files import atomic_write_text
+from cxgrad.runs.runtime import RuntimeOptions
 from cxgrad.sweeps.plan import SweepRun
 
 ERROR_LINES = 12  # lines of a failed run's traceback kept in its state file
@@ -27,9 +28,8 @@ class RunOptions:
     runs: Path  # run directories, one per run, and the sweep's own files
     results: Path  # one record JSON per run
     test_tasks: int
-    data_root: str | None = None
-    threads: int = 1
-    device: str = "auto"
+    # one thread per run by default: runs side by side must not oversubscribe cores
+    runtime: RuntimeOptions = RuntimeOptions(threads=1, progress=False)
     cross_domain: tuple[str, ...] = ()
 
     @property
@@ -74,12 +74,9 @@ class RecordJob(submitit.helpers.Checkpointable):
     """
 
     def __call__(self, run: SweepRun, options: RunOptions) -> str:
-        import torch
-
         from cxgrad.records.run import run_record
 
-        # One thread per run (or --threads): runs side by side must not oversubscribe cores.
-        torch.set_num_threads(options.threads)
+        options.runtime.apply_threads()
         state = state_path(options, run)
         run_dir = Path(options.runs) / run.key
         previous = read_state(state)
@@ -101,12 +98,11 @@ class RecordJob(submitit.helpers.Checkpointable):
                 runs=options.runs,
                 results=options.results,
                 test_tasks=options.test_tasks,
-                data_root=options.data_root,
                 cross_domain=options.cross_domain,
                 config=run.config,
                 description=run.description,
                 command=run.command,
-                device=options.device,
+                runtime=options.runtime,
             )
         except Exception as err:
             # The whole traceback is in the job's log; the state keeps its end for status.

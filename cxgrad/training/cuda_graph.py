@@ -32,11 +32,10 @@ import torch
 
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.errors import ConfigError
+from cxgrad.meta.execution import CUDA_GRAPH_OPTIONS
 
 Params = dict[str, torch.Tensor]
 LossFn = Callable[[Params, TaskBatch], tuple[torch.Tensor, torch.Tensor]]
-
-CUDA_GRAPH_OPTIONS = ("auto", "on", "off")
 
 
 def use_cuda_graph(option: str, device: torch.device) -> bool:

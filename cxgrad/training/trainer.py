@@ -32,6 +32,7 @@ from cxgrad.meta.task_parallel import cpu_task_parallel
 from cxgrad.runs.checkpoint import load_checkpoint, save_checkpoint
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.directory import RunDir
+from cxgrad.runs.runtime import RuntimeOptions
 from cxgrad.runs.setup import (
     build_learner,
     check_image_shape,
@@ -39,10 +40,9 @@ from cxgrad.runs.setup import (
     run_device,
     samplers,
 )
+from cxgrad.training.cpu_memory import configure_cpu
 from cxgrad.training.cuda_graph import GraphedMetaGradient, use_cuda_graph
-from cxgrad.training.runtime import configure_cpu
 
-# The run-setup functions stay importable from here, where the course imports them.
 __all__ = ["TrainResult", "Trainer", "train"]
 
 
@@ -62,25 +62,29 @@ class Trainer:
         config: TrainConfig,
         out: str | Path,
         resume: bool = False,
-        data_root: str | Path | None = None,
-        device: str | None = "auto",
-        progress: bool = True,
+        runtime: RuntimeOptions | None = None,
         dataset: FewShotDataset | None = None,
-        path: str = "auto",
-        cuda_graph: str = "auto",
+        **runtime_changes: Any,
     ) -> None:
+        """``runtime`` (or its fields as keywords: ``device="cpu"``, ``progress=False``)
+        says where and how to run (``cxgrad.runs.runtime``); ``dataset`` replaces the one
+        the configuration names (the course passes one already loaded)."""
+        runtime = RuntimeOptions.of(runtime, **runtime_changes)
         self.run = RunDir(Path(out))
         self.run.check_start(config, resume)
         get_spec(config.dataset).check_trainable()  # test-only sets are refused, unwritten
         self.config = config
-        self.device = run_device(device)
-        self.batched = use_batched_path(path, self.device, config.model_config())
-        self.channels_last_query = uses_channels_last_query(path, self.device)
+        self.runtime = runtime
+        self.device = run_device(runtime.device)
+        runtime.apply_threads()
+        self.batched = use_batched_path(runtime.path, self.device, config.model_config())
+        self.channels_last_query = uses_channels_last_query(runtime.path, self.device)
         if self.device.type == "cpu":
-            configure_cpu()  # reuse freed tensor memory (runtime.py); no number changes
-        self.use_cuda_graph = use_cuda_graph(cuda_graph, self.device)
+            configure_cpu()  # reuse freed tensor memory (cpu_memory.py); no number changes
+        self.use_cuda_graph = use_cuda_graph(runtime.cuda_graph, self.device)
         self._graphed: GraphedMetaGradient | None = None  # captured at the first step
-        self.progress = progress
+        self.progress = progress = runtime.progress
+        data_root = runtime.data_root
         if data_root is None and resume:
             data_root = self.run.read_data_root()  # the data the run started with
         # Load and check the data before writing anything, so a failure leaves no half run.
@@ -93,7 +97,9 @@ class Trainer:
         self.learner = build_learner(self.config)
         self.learner.channels_last_query = self.channels_last_query
         # The tasks of a meta-batch side by side in threads (CPU, ``fastest``, task loop).
-        self.task_parallel = cpu_task_parallel(self.learner, path, self.device, self.batched)
+        self.task_parallel = cpu_task_parallel(
+            self.learner, runtime.path, self.device, self.batched
+        )
         params = self.learner.init_params(self.config.seed)
         self.params: Params = {
             k: v.to(self.device).requires_grad_() for k, v in sorted(params.items())
@@ -341,8 +347,8 @@ class Trainer:
 
 def train(config: TrainConfig, out: str | Path, **options: Any) -> TrainResult:
     """Meta-train ``config`` into run directory ``out``; ``options`` are ``Trainer``'s
-    (``resume``, ``data_root``, ``device``, ``progress``, ``dataset``, ``path``,
-    ``cuda_graph``).
+    (``resume``, ``runtime``, ``dataset``) and the fields of ``RuntimeOptions``
+    (``device``, ``path``, ``cuda_graph``, ``data_root``, ``progress``, ``threads``).
 
     ``path`` chooses how a meta-batch is computed (``sequential``, ``batched``, ``auto`` or
     ``fastest``, see ``cxgrad.meta.execution.use_batched_path``); it changes speed, not the maths,
