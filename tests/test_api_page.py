@@ -11,6 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC = [
     "cxgrad.meta",
+    "cxgrad.meta.cxgrad",  # Algorithm 1 as functions: read beside the paper
     "cxgrad.models",
     "cxgrad.data",
     "cxgrad.runs",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -388,3 +390,39 @@ def test_support_loss_is_the_inner_objective():
     expected = F.cross_entropy(conv4_forward(params, x_s, learner.model), y_s)
     torch.testing.assert_close(loss, expected, rtol=1e-12, atol=0)
     assert not detached.requires_grad
+
+
+def test_every_method_has_one_entry_in_the_registry():
+    """``METHODS`` (the choices of ``--method``) and the registry of inner loops name the
+    same methods: adding one to either alone fails here."""
+    from cxgrad.meta.config import METHODS
+    from cxgrad.meta.learner import METHOD_SPECS
+
+    assert tuple(METHOD_SPECS) == METHODS
+
+
+def test_the_context_gradient_of_line_13_is_the_gradient_through_igs():
+    """``support_gradients``' pull-back equals autograd through the whole composition
+    L(IGS(theta, nu); S) with respect to nu, in float64."""
+    from cxgrad.meta import cxgrad as algorithm
+
+    learner = tiny_learner("cxgrad")
+    params = double_params(learner)
+    x, y, _, _ = tiny_task()
+    fast = learner.fast_weights(params, x)
+    support = algorithm.Support(
+        x=x,
+        y=y,
+        frozen={k: v for k, v in params.items() if k not in fast},
+        loss=learner.support_loss,
+        scaled_names=tuple(learner.scaled_names),
+    )
+    generator = torch.Generator().manual_seed(1)
+    nu = torch.randn(6, generator=generator, dtype=torch.float64, requires_grad=True)
+    _, _, g_nu, _ = algorithm.support_gradients(support, fast, nu)
+    scaled = algorithm.igs(support, fast, nu)
+    loss, _ = learner.support_loss({**support.unscaled(fast), **scaled}, support.frozen, x, y)
+    (expected,) = torch.autograd.grad(loss, nu)
+    torch.testing.assert_close(g_nu, expected, rtol=1e-12, atol=1e-14)
+    frozen = dataclasses.replace(learner.meta, context_lr=0.0)
+    assert torch.equal(algorithm.warm_up_context(support, fast, frozen), torch.zeros(6).double())

@@ -32,14 +32,15 @@ one step size per inner step for every adapted tensor, meta-learned with the res
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch.func import grad, vjp, vmap
+from torch.func import grad, vmap
 
 from cxgrad.device import to_params_device
-from cxgrad.errors import ConfigError
+from cxgrad.meta import cxgrad
 from cxgrad.meta.config import MetaConfig
 from cxgrad.meta.context import (
     gphi,
@@ -50,39 +51,10 @@ from cxgrad.meta.context import (
     with_head_gain,
 )
 from cxgrad.meta.layout import channels_last_query
+from cxgrad.meta.trace import InnerTrace, Params, record_step
 from cxgrad.models.backbone import HEAD_NAMES, Backbone
 
-Params = dict[str, torch.Tensor]
-
-
-@dataclass
-class InnerTrace:
-    """What happened inside one task's inner loop (filled only when asked for).
-
-    ``grad_norms[s][name]`` is the L2 norm of the inner gradient of ``name`` at step s
-    (for CxGrad, the gradient with respect to the scaled weight, the one that is applied).
-    ``gammas[s]`` are CxGrad's scaling factors used at step s and ``contexts[s]`` the
-    context nu they came from. ``relative_steps[s][name]`` is the size of step s's update
-    relative to the tensor it updates, ``||lr * grad|| / ||w||`` (for CxGrad and IGS, w
-    is the rescaled weight): the effective inner step, comparable across methods.
-    ``context_updates`` counts updates of nu, including the initial one without graph.
-    With ``keep_points``,
-    ``points[s]`` holds the adapted tensors at which step s took its gradient (for CxGrad,
-    after IGS) and ``gradients[s]`` that gradient, detached: the loss-landscape analysis
-    (appendix C) probes the landscape around these points. ``head_gains[s]`` is the head
-    gain tau used at step s (CxGrad with ``context_gain="head"`` only).
-    """
-
-    keep_points: bool = False
-    grad_norms: list[dict[str, float]] = field(default_factory=list)
-    gammas: list[list[float]] = field(default_factory=list)
-    contexts: list[list[float]] = field(default_factory=list)
-    relative_steps: list[dict[str, float]] = field(default_factory=list)
-    support_losses: list[float] = field(default_factory=list)
-    context_updates: int = 0
-    points: list[dict[str, torch.Tensor]] = field(default_factory=list)
-    gradients: list[dict[str, torch.Tensor]] = field(default_factory=list)
-    head_gains: list[float] = field(default_factory=list)
+__all__ = ["METHOD_SPECS", "InnerTrace", "MetaLearner", "Method", "Params"]
 
 
 def cross_entropy_and_accuracy(
@@ -97,6 +69,52 @@ def cross_entropy_and_accuracy(
     return losses.view(labels.shape).mean(-1), accuracy
 
 
+# (learner, params, x, y, steps, first_order, trace, initial_context) -> adapted params
+InnerLoop = Callable[..., Params]
+
+
+@dataclass(frozen=True)
+class Method:
+    """What sets a meta-learning method apart: which tensors its inner loop adapts (the
+    backbone's body, the head) and the inner loop itself. Adding a method is one entry of
+    ``METHOD_SPECS`` (and its name in ``cxgrad.meta.config.METHODS``)."""
+
+    adapts_body: bool
+    adapts_head: bool
+    inner_loop: InnerLoop
+    has_context: bool = False  # meta-learns g_phi (and uses nu) beside theta
+
+
+def _gradient_descent(learner, params, x, y, steps, first_order, trace, initial_context):
+    return learner.descend(params, x, y, steps, first_order, trace, unit_norm=False)
+
+
+def _unit_norm_descent(learner, params, x, y, steps, first_order, trace, initial_context):
+    return learner.descend(params, x, y, steps, first_order, trace, unit_norm=True)
+
+
+def _contextual_gradient_scaling(learner, params, x, y, steps, first_order, trace, initial):
+    fast = learner.fast_weights(params, x)
+    support = cxgrad.Support(
+        x=x,
+        y=y,
+        frozen={k: v for k, v in params.items() if k not in fast},
+        loss=learner.support_loss,
+        scaled_names=tuple(learner.scaled_names),
+        head_gain=learner.meta.context_gain == "head",
+    )
+    return cxgrad.adapt(support, fast, learner.meta, steps, first_order, trace, initial)
+
+
+METHOD_SPECS: dict[str, Method] = {
+    "maml": Method(adapts_body=True, adapts_head=True, inner_loop=_gradient_descent),
+    "anil": Method(adapts_body=False, adapts_head=True, inner_loop=_gradient_descent),
+    "boil": Method(adapts_body=True, adapts_head=False, inner_loop=_gradient_descent),
+    "cxgrad": Method(True, True, _contextual_gradient_scaling, has_context=True),
+    "igs": Method(adapts_body=True, adapts_head=True, inner_loop=_unit_norm_descent),
+}
+
+
 class MetaLearner:
     """Configuration plus the pure functions of one meta-learning method."""
 
@@ -109,21 +127,18 @@ class MetaLearner:
         # The weights IGS rescales (every conv of Conv4; ResNet-12's block convs, not the
         # skip convs), and the weights the inner loop adapts besides the head.
         self.scaled_names = model.scaled_names()
+        self.method = METHOD_SPECS[meta.method]
         body, head = model.body_names(), list(HEAD_NAMES)
-        self.adapted_names: list[str] = {
-            "maml": body + head,
-            "anil": head,
-            "boil": body,
-            "cxgrad": body + head,
-            "igs": body + head,
-        }[meta.method]
+        self.adapted_names: list[str] = (body if self.method.adapts_body else []) + (
+            head if self.method.adapts_head else []
+        )
 
     # ----------------------------------------------------------------- parameters
     def init_params(self, seed: int = 0) -> Params:
         """Meta-parameters theta (and phi for CxGrad), deterministic from ``seed``."""
         generator = torch.Generator().manual_seed(seed)
         params = self.model.init(generator)
-        if self.meta.method == "cxgrad":
+        if self.method.has_context:
             params.update(
                 init_gphi(
                     self.meta.context_dim,
@@ -222,16 +237,27 @@ class MetaLearner:
         x_support, y_support = to_params_device(params, x_support, y_support)
         if x_support.dim() == 5 and trace is not None:
             raise ValueError("an InnerTrace records one task: adapt the tasks one by one")
-        if self.meta.method == "cxgrad":
-            return self._adapt_cxgrad(
-                params, x_support, y_support, steps, first_order, trace, initial_context
-            )
-        fast = self._fast_weights(params, x_support)
+        return self.method.inner_loop(
+            self, params, x_support, y_support, steps, first_order, trace, initial_context
+        )
+
+    def descend(
+        self,
+        params: Params,
+        x_support: torch.Tensor,
+        y_support: torch.Tensor,
+        steps: int,
+        first_order: bool,
+        trace: InnerTrace | None = None,
+        unit_norm: bool = False,
+    ) -> Params:
+        """The inner loop of MAML, ANIL and BOIL: ``steps`` gradient steps on the adapted
+        tensors. ``unit_norm`` (the IGS control) first rescales every conv weight to unit
+        norm before each step: IGS with gamma = 1."""
+        fast = self.fast_weights(params, x_support)
         frozen = {k: v for k, v in params.items() if k not in fast}
-        fixed_norm = self.meta.method == "igs"
         for step in range(steps):
-            if fixed_norm:
-                # IGS with gamma = 1: every conv weight back to unit norm before the step.
+            if unit_norm:
                 ones = torch.ones(*x_support.shape[:-4], len(self.scaled_names)).to(x_support)
                 fast = {**fast, **implicit_gradient_scaling(fast, self.scaled_names, ones)}
             grads, loss = grad(self.support_loss, has_aux=True)(fast, frozen, x_support, y_support)
@@ -239,105 +265,13 @@ class MetaLearner:
                 grads = {k: g.detach() for k, g in grads.items()}
             rates = {k: self.step_size(frozen, k, step) for k in fast}
             if trace is not None:
-                _record(trace, grads, loss, fast, rates)
-                if fixed_norm:
+                record_step(trace, grads, loss, fast, rates)
+                if unit_norm:
                     trace.gammas.append([1.0] * len(self.scaled_names))
             fast = {k: fast[k] - rates[k] * grads[k] for k in fast}
         return {**frozen, **fast}
 
-    def _adapt_cxgrad(
-        self,
-        params: Params,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        steps: int,
-        first_order: bool,
-        trace: InnerTrace | None,
-        initial_context: torch.Tensor | None = None,
-    ) -> Params:
-        """Algorithm 1, lines 5-15, for one task (or B tasks at once, see ``adapt``).
-
-        With ``context_gain="head"`` every support pass multiplies the head's input by
-        tau = head_gain(nu), and the returned head weight is tau W with the context after
-        the last step (``W (tau f) = (tau W) f``), so that ``forward`` on the result is the
-        adapted model."""
-        meta = self.meta
-        to_scale = self.scaled_names
-        gain = meta.context_gain == "head"
-        fast = self._fast_weights(params, x)
-        frozen = {k: v for k, v in params.items() if k not in fast}
-
-        def scale(nu: torch.Tensor, weights: Params) -> Params:
-            return implicit_gradient_scaling(weights, to_scale, gphi(frozen, nu))
-
-        def gained(nu: torch.Tensor, weights: Params) -> Params:
-            return with_head_gain(weights, head_gain(frozen, nu)) if gain else weights
-
-        def gained_loss(weights: Params, nu: torch.Tensor):
-            return self.support_loss(gained(nu, weights), frozen, x, y)
-
-        def context_grad(weights: Params, nu: torch.Tensor):
-            """Gradient of the support loss w.r.t. nu through IGS (and the head gain), and
-            the scaled weights."""
-            scaled, pullback = vjp(lambda n: scale(n, weights), nu)
-            current = {**unscaled(weights), **scaled}
-            if gain:
-                # nu's second path to the loss, beside IGS: the gain on the head's input
-                (grads, g_gain), loss = grad(gained_loss, argnums=(0, 1), has_aux=True)(current, nu)
-            else:
-                grads, loss = grad(self.support_loss, has_aux=True)(current, frozen, x, y)
-            (g_nu,) = pullback({k: grads[k] for k in to_scale})
-            if gain:
-                g_nu = g_nu + g_gain
-            return scaled, grads, g_nu, loss
-
-        def unscaled(weights: Params) -> Params:
-            """The adapted weights IGS leaves alone (the head, ResNet-12 skip convs)."""
-            return {k: v for k, v in weights.items() if k not in to_scale}
-
-        def reset_and_warm_up(weights: Params) -> torch.Tensor:
-            # Lines 6-10: nu = 0, one support pass through IGS, one nu step. Its graph is
-            # not kept (as in the authors' code): nu enters the loop as a constant.
-            tasks = x.shape[:-4]  # () for one task, (B,) for B tasks
-            nu = torch.zeros(*tasks, meta.context_dim, dtype=x.dtype, device=x.device)
-            if meta.context_lr == 0:  # a frozen context: the step would add 0 * g_nu
-                return nu
-            _, _, g_nu, _ = context_grad(weights, nu)
-            if trace is not None:
-                trace.context_updates += 1
-            return (nu - meta.context_lr * g_nu).detach()
-
-        step_wise = meta.context_scheme == "step-wise"  # Table 3's ablation
-        if step_wise and initial_context is not None:
-            raise ConfigError(
-                "initial_context replaces the task-wise warm-up; the step-wise scheme "
-                "resets nu before every step, so it has no use for one"
-            )
-        if not step_wise:
-            nu = reset_and_warm_up(fast) if initial_context is None else initial_context.detach()
-        for _ in range(steps):
-            if step_wise:
-                # No memory across steps: reset and warm up again before each one (two
-                # context updates per step, and no warm-up before the loop to throw away).
-                nu = reset_and_warm_up(fast)
-            scaled, grads, g_nu, loss = context_grad(fast, nu)  # lines 12-13
-            if first_order:
-                grads = {k: g.detach() for k, g in grads.items()}
-                g_nu = g_nu.detach()
-            if trace is not None:
-                point = {**unscaled(fast), **scaled}
-                _record(trace, grads, loss, point, dict.fromkeys(point, meta.inner_lr))
-                trace.gammas.append(gphi(frozen, nu).detach().tolist())
-                trace.contexts.append(nu.detach().tolist())
-                if gain:
-                    trace.head_gains.append(float(head_gain(frozen, nu).detach()))
-                trace.context_updates += 1
-            current = {**unscaled(fast), **scaled}
-            fast = {k: current[k] - meta.inner_lr * grads[k] for k in current}  # line 14
-            nu = nu - meta.context_lr * g_nu
-        return {**frozen, **gained(nu, fast)}
-
-    def _fast_weights(self, params: Params, x_support: torch.Tensor) -> Params:
+    def fast_weights(self, params: Params, x_support: torch.Tensor) -> Params:
         """The tensors the inner loop adapts, one copy per task when x holds B tasks."""
         if x_support.dim() == 4:
             return {name: params[name] for name in self.adapted_names}
@@ -431,26 +365,3 @@ class MetaLearner:
             losses = torch.stack([loss for loss, _ in pairs])
             accuracies = torch.stack([acc for _, acc in pairs])
         return losses.mean(), accuracies.mean().detach()
-
-
-def _record(
-    trace: InnerTrace,
-    grads: Params,
-    loss: torch.Tensor,
-    point: Params,
-    rates: dict[str, torch.Tensor | float],
-) -> None:
-    norm = torch.linalg.vector_norm
-    trace.relative_steps.append(
-        {
-            k: float(abs(float(rates[k])) * norm(g.detach()) / norm(point[k].detach()))
-            for k, g in grads.items()
-        }
-    )
-    if trace.keep_points:
-        trace.points.append({k: v.detach() for k, v in point.items()})
-        trace.gradients.append({k: g.detach() for k, g in grads.items()})
-    trace.grad_norms.append(
-        {k: float(torch.linalg.vector_norm(g.detach())) for k, g in grads.items()}
-    )
-    trace.support_losses.append(float(loss.detach()))
