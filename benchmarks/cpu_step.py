@@ -9,7 +9,7 @@ process times ``--iterations`` steps after ``--warmup``. One step is what ``cxgr
 does on a CPU: every task's inner loop, the query losses, one second-order backward,
 reading the loss back, one Adam step; each version with its fastest CPU path (``--path
 fastest`` where the version has it, else its ``auto``) and the CPU set-up its trainer
-applies (``cxgrad.training.cpu_memory``, where the version has one), including its task-parallel
+applies (``cxgrad.training._cpu_memory``, where the version has one), including its task-parallel
 meta-gradient (``cxgrad.meta.task_parallel``: "sequential x2" is the task loop in two
 threads). The release is checked out into
 a temporary ``git worktree`` and imported from there; the worktree is removed afterwards.
@@ -100,7 +100,7 @@ def build_step(method: str, shape_name: str, threads: int) -> BuiltStep:
 
     torch.set_num_threads(threads)
     # the CPU set-up the trainer applies, in versions that have one
-    configure_cpu = _from_first("configure_cpu", "cxgrad.training.cpu_memory", "cxgrad.runtime")
+    configure_cpu = _from_first("configure_cpu", "cxgrad.training._cpu_memory", "cxgrad.runtime")
     if configure_cpu is not None:
         configure_cpu()
     ways, shots, queries, channels, size, filters, tasks = SHAPES[shape_name]

@@ -1,4 +1,4 @@
-"""Conv4's 2x2 max-pooling on a CPU: ``F.max_pool2d`` against ``cxgrad.models.pooling.max_pool2x2``.
+"""Conv4's 2x2 max-pooling on a CPU: ``F.max_pool2d`` against ``_pooling.max_pool2x2``.
 
     python benchmarks/max_pool.py                 # one thread, the support set's shapes
     python benchmarks/max_pool.py --threads 2
@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from cxgrad.models.pooling import max_pool2x2
+from cxgrad.models._pooling import max_pool2x2
 
 SHAPES = (
     (5, 48, 84, 84),  # paper: layer 1, 2, 3 of one task's support set

@@ -29,7 +29,7 @@ from cxgrad.meta.execution import EXECUTION_PATHS, use_batched_path, uses_channe
 from cxgrad.meta.step import meta_gradient
 from cxgrad.meta.task_parallel import TaskParallelMetaGradient, cpu_task_parallel
 from cxgrad.models import Conv4Config
-from cxgrad.training.cpu_memory import configure_cpu
+from cxgrad.training._cpu_memory import configure_cpu
 
 
 def timed_step(

@@ -26,7 +26,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "cxgrad.run_setup": ("cxgrad.runs.setup",),
     "cxgrad.checkpoint": ("cxgrad.runs.checkpoint",),
     "cxgrad.cuda_graph": ("cxgrad.training.cuda_graph",),
-    "cxgrad.runtime": ("cxgrad.training.cpu_memory",),
+    "cxgrad.runtime": ("cxgrad.training._cpu_memory",),
     "cxgrad.record_models": ("cxgrad.records.models",),
     "cxgrad.power": ("cxgrad.records.power",),
     "cxgrad.findings": ("cxgrad.book.findings",),

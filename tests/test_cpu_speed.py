@@ -18,16 +18,16 @@ import torch.nn.functional as F
 from helpers import tiny_learner, tiny_run_config
 
 from cxgrad.data.episodes import TaskBatch
+from cxgrad.meta._layout import _ContiguousGrad, channels_last_query, folds_channels_last
 from cxgrad.meta.execution import (
     CPU_BATCHED_MAX_IMAGE_SIDE,
     use_batched_path,
     uses_channels_last_query,
 )
-from cxgrad.meta.layout import _ContiguousGrad, channels_last_query, folds_channels_last
 from cxgrad.models import Conv4Config, ResNet12Config
 from cxgrad.models.conv4 import conv4_forward, conv4_forward_tasks, init_conv4
 from cxgrad.training import Trainer
-from cxgrad.training.cpu_memory import configure_cpu
+from cxgrad.training._cpu_memory import configure_cpu
 
 
 def activation_then_pool(params, x, config: Conv4Config) -> torch.Tensor:

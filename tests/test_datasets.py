@@ -34,7 +34,7 @@ from cxgrad.data import (
     load_tieredimagenet,
     prepare_dataset,
 )
-from cxgrad.data import cache as cache_module
+from cxgrad.data import _cache as cache_module
 from cxgrad.data.cifarfs import MEAN, STD
 from cxgrad.errors import ConfigError, DataError
 

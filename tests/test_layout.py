@@ -38,6 +38,39 @@ def test_every_public_root_module_has_its_layer():
     assert public <= IN_A_LAYER, public - IN_A_LAYER
 
 
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_a_private_module_is_imported_only_inside_its_package():
+    """A module whose name starts with ``_`` is its package's plumbing: other parts import
+    what they need from the package itself, so it may move without breaking them."""
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        here = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+        for name in _imported_modules(path):
+            parts = name.split(".")
+            private = [  # modules only: a private function imported by name is no module
+                i
+                for i, part in enumerate(parts)
+                if i > 0
+                and part.startswith("_")
+                and REPO.joinpath(*parts[: i + 1]).with_suffix(".py").exists()
+            ]
+            if private and parts[0] == "cxgrad":
+                owner = ".".join(parts[: private[0]])
+                if owner != here:
+                    wrong.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not wrong, wrong
+
+
 def test_the_contract_is_kept():
     out = subprocess.run(
         [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],

@@ -14,7 +14,7 @@ import cxgrad.models.conv4 as conv4
 from cxgrad.data.episodes import TaskBatch
 from cxgrad.meta import MetaConfig, MetaLearner
 from cxgrad.models import Conv4Config
-from cxgrad.models.pooling import gathers_on, max_pool2x2
+from cxgrad.models._pooling import gathers_on, max_pool2x2
 
 
 def tied(shape, dtype=torch.float64, seed=0) -> torch.Tensor:

@@ -20,8 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cxgrad.data import FewShotDataset
-from cxgrad.data.paths import resolve_data_root
+from cxgrad.data import FewShotDataset, resolve_data_root
 from cxgrad.device import resolve_device
 from cxgrad.runs.config import TrainConfig
 from cxgrad.runs.directory import RunDir

@@ -1,5 +1,6 @@
 """Few-shot data: datasets as uint8 class-grouped tensors, and seeded episode sampling."""
 
+from cxgrad.data._paths import resolve_data_root
 from cxgrad.data.base import ClassImages, FewShotDataset
 from cxgrad.data.cifarfs import load_cifarfs
 from cxgrad.data.cub import load_cub
@@ -7,7 +8,6 @@ from cxgrad.data.episodes import EpisodeSampler, TaskBatch
 from cxgrad.data.fashion_mnist import load_fashion_mnist
 from cxgrad.data.miniimagenet import load_miniimagenet
 from cxgrad.data.omniglot import load_omniglot
-from cxgrad.data.paths import resolve_data_root
 from cxgrad.data.prepare import prepare_dataset
 from cxgrad.data.registry import DATASETS, DataCheck, check_dataset, load_dataset
 from cxgrad.data.synthetic import load_synthetic

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from cxgrad.data.messages import few
+from cxgrad.data._messages import few
 from cxgrad.errors import DataError
 
 SPLITS = ("train", "val", "test")

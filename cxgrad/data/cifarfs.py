@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cxgrad.data import benchmark
+from cxgrad.data import _benchmark as benchmark
+from cxgrad.data._benchmark import Benchmark, Layout, Source, TreeSource
+from cxgrad.data._files import FileTree, FolderTree, Plan, ZipTree, is_image_name
+from cxgrad.data._messages import few
 from cxgrad.data.base import SPLITS
-from cxgrad.data.benchmark import Benchmark, Layout, Source, TreeSource
-from cxgrad.data.files import FileTree, FolderTree, Plan, ZipTree, is_image_name
-from cxgrad.data.messages import few
 from cxgrad.errors import DataError
 
 NAME = "cifarfs"

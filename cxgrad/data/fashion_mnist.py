@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cxgrad.data._paths import resolve_data_root
 from cxgrad.data.base import ClassImages, FewShotDataset
-from cxgrad.data.paths import resolve_data_root
 from cxgrad.data.registry import DataCheck
 from cxgrad.errors import DataError
 

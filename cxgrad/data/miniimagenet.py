@@ -25,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cxgrad.data import benchmark
-from cxgrad.data.base import SPLITS
-from cxgrad.data.benchmark import (
+from cxgrad.data import _benchmark as benchmark
+from cxgrad.data._benchmark import (
     Benchmark,
     Layout,
     Source,
@@ -36,7 +35,7 @@ from cxgrad.data.benchmark import (
     candidate_dirs,
     split_folders_source,
 )
-from cxgrad.data.files import (
+from cxgrad.data._files import (
     FileTree,
     FolderTree,
     Plan,
@@ -46,7 +45,8 @@ from cxgrad.data.files import (
     progress_bar,
     resize_array,
 )
-from cxgrad.data.messages import few
+from cxgrad.data._messages import few
+from cxgrad.data.base import SPLITS
 from cxgrad.errors import DataError
 
 TITLE = "miniImageNet"

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cxgrad.data._files import FileTree, ZipTree, check_image_size, decode_plan, open_tree
+from cxgrad.data._messages import few, root_hint
+from cxgrad.data._paths import data_root_origin, resolve_data_root
 from cxgrad.data.base import ClassImages, FewShotDataset
-from cxgrad.data.files import FileTree, ZipTree, check_image_size, decode_plan, open_tree
-from cxgrad.data.messages import few, root_hint
-from cxgrad.data.paths import data_root_origin, resolve_data_root
 from cxgrad.data.registry import DataCheck
 from cxgrad.errors import DataError
 

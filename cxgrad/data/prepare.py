@@ -2,7 +2,7 @@
 
 Raw copies of the RGB benchmarks take minutes (CUB, miniImageNet) to tens of minutes
 (tieredImageNet) to decode; the cache under ``<data_root>/<name>/cxgrad-cache-<size>/``
-(see ``cxgrad.data.cache``) loads in seconds. The download may be anywhere: ``source`` is
+(see ``cxgrad.data._cache``) loads in seconds. The download may be anywhere: ``source`` is
 the file or folder the user has, in any format the dataset's loader accepts, and it is
 only read.
 """
@@ -13,7 +13,7 @@ import importlib
 import os
 from pathlib import Path
 
-from cxgrad.data import benchmark
+from cxgrad.data import _benchmark as benchmark
 from cxgrad.data.registry import get_spec
 from cxgrad.errors import ConfigError
 

@@ -23,16 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from cxgrad.data import benchmark
-from cxgrad.data.base import SPLITS
-from cxgrad.data.benchmark import (
+from cxgrad.data import _benchmark as benchmark
+from cxgrad.data._benchmark import (
     Benchmark,
     Source,
     Survey,
     candidate_dirs,
     split_folders_source,
 )
-from cxgrad.data.files import (
+from cxgrad.data._files import (
     SplitArrays,
     as_bytes,
     decode_image,
@@ -41,6 +40,7 @@ from cxgrad.data.files import (
     plain_keys,
     progress_bar,
 )
+from cxgrad.data.base import SPLITS
 from cxgrad.errors import DataError
 
 TITLE = "tieredImageNet"

@@ -14,7 +14,7 @@ CUDA_GRAPH_OPTIONS = ("auto", "on", "off")
 # Largest image side at which the batched path beats the task loop on a CPU, for a backbone
 # that folds tasks into grouped convolutions (Conv4). Measured by benchmarks/cpu_step.py on
 # 2 cores: batched 1.2-1.6x faster at Omniglot's 28x28; at the paper's 84x84 the two are
-# level in one thread (both with the channels-last query pass of cxgrad.meta.layout), and
+# level in one thread (both with the channels-last query pass of cxgrad.meta._layout), and
 # the task loop with its tasks in one thread per core (cxgrad.meta.task_parallel) is faster.
 CPU_BATCHED_MAX_IMAGE_SIDE = 32
 
@@ -47,7 +47,7 @@ def use_batched_path(path: str, device: torch.device, model: object | None = Non
 
 
 def uses_channels_last_query(path: str, device: torch.device) -> bool:
-    """Whether the query pass runs channels-last (``cxgrad.meta.layout``): with ``fastest``
+    """Whether the query pass runs channels-last (``cxgrad.meta._layout``): with ``fastest``
     on a CPU, where it measured faster; never on the reference paths."""
     return path == "fastest" and device.type == "cpu"
 

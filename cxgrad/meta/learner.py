@@ -41,6 +41,7 @@ from torch.func import grad, vmap
 
 from cxgrad.device import to_params_device
 from cxgrad.meta import cxgrad
+from cxgrad.meta._layout import channels_last_query
 from cxgrad.meta.config import MetaConfig
 from cxgrad.meta.context import (
     gphi,
@@ -50,7 +51,6 @@ from cxgrad.meta.context import (
     init_head_gain,
     with_head_gain,
 )
-from cxgrad.meta.layout import channels_last_query
 from cxgrad.meta.trace import InnerTrace, Params, record_step
 from cxgrad.models.backbone import HEAD_NAMES, Backbone
 
@@ -121,7 +121,7 @@ class MetaLearner:
     def __init__(self, model: Backbone, meta: MetaConfig) -> None:
         self.model = model
         self.meta = meta
-        # Run each task's query pass channels-last on a CPU (cxgrad.meta.layout): faster at
+        # Run each task's query pass channels-last on a CPU (cxgrad.meta._layout): faster at
         # 84x84, the same function, other float32 rounding. Set by ``--path fastest``.
         self.channels_last_query = False
         # The weights IGS rescales (every conv of Conv4; ResNet-12's block convs, not the

@@ -14,7 +14,7 @@ order. Each thread computes with one intra-op thread, so the sum is deterministi
 same meta-batch always gives the same bits.
 
 Worker threads allocate from glibc's main heap
-(``cxgrad.training.cpu_memory.configure_cpu`` sets one malloc arena): with an arena per
+(``cxgrad.training._cpu_memory.configure_cpu`` sets one malloc arena): with an arena per
 thread the large activations were mapped and faulted in again at every step.
 """
 

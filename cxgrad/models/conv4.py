@@ -25,7 +25,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from cxgrad.models.pooling import max_pool2x2
+from cxgrad.models._pooling import max_pool2x2
 
 Params = dict[str, torch.Tensor]
 

@@ -20,8 +20,8 @@ from cxgrad.records.catalogue import (
     record_path,
     results_folder,
 )
+from cxgrad.runs import atomic_write_text
 from cxgrad.runs.config import TrainConfig
-from cxgrad.runs.files import atomic_write_text
 from cxgrad.runs.runtime import RuntimeOptions
 
 # Records train and test on the CPU, along the task loop: the arithmetic they were made with.

@@ -1,5 +1,6 @@
 """A run: its configuration, how it runs, the paper's presets, its directory, checkpoints."""
 
+from cxgrad.runs._files import atomic_write_text
 from cxgrad.runs.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from cxgrad.runs.config import ARCHITECTURE_KEYS, TrainConfig
 from cxgrad.runs.directory import RunDir
@@ -13,6 +14,7 @@ __all__ = [
     "RunDir",
     "RuntimeOptions",
     "TrainConfig",
+    "atomic_write_text",
     "build_config",
     "build_learner",
     "check_compatible",

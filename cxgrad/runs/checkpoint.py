@@ -8,8 +8,8 @@ from typing import Any
 import torch
 
 from cxgrad.errors import ConfigError
+from cxgrad.runs._files import atomic_write_bytes
 from cxgrad.runs.config import ARCHITECTURE_KEYS, TrainConfig
-from cxgrad.runs.files import atomic_write_bytes
 
 FORMAT_VERSION = 1
 

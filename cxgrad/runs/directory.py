@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from cxgrad.errors import ConfigError
+from cxgrad.runs._files import atomic_write_text
 from cxgrad.runs.config import TrainConfig
-from cxgrad.runs.files import atomic_write_text
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 import submitit
 
-from cxgrad.runs.files import atomic_write_text
+from cxgrad.runs import atomic_write_text
 from cxgrad.runs.runtime import RuntimeOptions
 from cxgrad.sweeps.plan import SweepRun
 

@@ -19,7 +19,7 @@ import submitit
 from tqdm.auto import tqdm
 
 from cxgrad.records.catalogue import record_path
-from cxgrad.runs.files import atomic_write_text
+from cxgrad.runs import atomic_write_text
 from cxgrad.sweeps.executors import Resources, gpu_count, local_workers, make_executor
 from cxgrad.sweeps.job import RecordJob, RunOptions
 from cxgrad.sweeps.plan import SweepRun

@@ -40,7 +40,7 @@ from cxgrad.runs.setup import (
     run_device,
     samplers,
 )
-from cxgrad.training.cpu_memory import configure_cpu
+from cxgrad.training._cpu_memory import configure_cpu
 from cxgrad.training.cuda_graph import GraphedMetaGradient, use_cuda_graph
 
 __all__ = ["TrainResult", "Trainer", "train"]
@@ -80,7 +80,7 @@ class Trainer:
         self.batched = use_batched_path(runtime.path, self.device, config.model_config())
         self.channels_last_query = uses_channels_last_query(runtime.path, self.device)
         if self.device.type == "cpu":
-            configure_cpu()  # reuse freed tensor memory (cpu_memory.py); no number changes
+            configure_cpu()  # reuse freed tensor memory (_cpu_memory.py); no number changes
         self.use_cuda_graph = use_cuda_graph(runtime.cuda_graph, self.device)
         self._graphed: GraphedMetaGradient | None = None  # captured at the first step
         self.progress = progress = runtime.progress

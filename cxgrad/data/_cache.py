@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from cxgrad.data.files import RESAMPLE_NAME, SplitArrays
+from cxgrad.data._files import RESAMPLE_NAME, SplitArrays
 from cxgrad.errors import DataError
 
 CACHE_PREFIX = "cxgrad-cache-"

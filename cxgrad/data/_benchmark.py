@@ -20,9 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cxgrad.data.base import SPLITS, FewShotDataset
-from cxgrad.data.cache import cache_dir, cached_sizes, read_cache, write_cache
-from cxgrad.data.files import (
+from cxgrad.data._cache import cache_dir, cached_sizes, read_cache, write_cache
+from cxgrad.data._files import (
     RESAMPLE_NAME,
     FileTree,
     FolderTree,
@@ -32,8 +31,9 @@ from cxgrad.data.files import (
     decode_plan,
     is_image_name,
 )
-from cxgrad.data.messages import few, root_hint
-from cxgrad.data.paths import data_root_origin, resolve_data_root
+from cxgrad.data._messages import few, root_hint
+from cxgrad.data._paths import data_root_origin, resolve_data_root
+from cxgrad.data.base import SPLITS, FewShotDataset
 from cxgrad.data.registry import DataCheck
 from cxgrad.errors import DataError
 

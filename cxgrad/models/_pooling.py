@@ -2,7 +2,7 @@
 
 PyTorch's CPU max-pool kernel for NCHW (contiguous) tensors compares one element at a
 time; its channels-last kernel is vectorised. The support set of the inner loop stays NCHW
-(its BatchNorm double backward is slower channels-last: see ``cxgrad.meta.layout``), so its
+(its BatchNorm double backward is slower channels-last: see ``cxgrad.meta._layout``), so its
 pooling paid the slow kernel at every inner step. ``max_pool2x2`` finds the winning index of
 each window with the channels-last kernel on a copy, without autograd, and takes the values
 from the NCHW input with ``gather``:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from cxgrad.data.paths import ENV_VAR, data_root_origin
+from cxgrad.data._paths import ENV_VAR, data_root_origin
 
 SHOW = 5  # how many offending names a message lists before "... and N more"
 
