@@ -21,6 +21,12 @@ from cxgrad.book import trained_run
 from cxgrad.runs import TrainConfig
 
 
+@pytest.fixture(autouse=True)
+def runs_in_tmp_path(tmp_path, monkeypatch):
+    """The cache's runs under the test's own folder (``$CXGRAD_RUNS``)."""
+    monkeypatch.setenv("CXGRAD_RUNS", str(tmp_path))
+
+
 def tiny_config(**changes) -> TrainConfig:
     """MAML for 3 iterations with one inner step: the cache's behaviour, not training's."""
     base = dict(method="maml", iterations=3, inner_steps_train=1, inner_steps_eval=1)
@@ -44,13 +50,13 @@ def test_a_cached_run_is_reused_only_on_the_same_device_type_and_data_root(
     config = tiny_config()
     data = tmp_path / "data"
     cpu_run = trained_run(
-        "maml", config, data_root=data, dataset=glyphs, progress=False, root=tmp_path, device="cpu"
+        "maml", config, data_root=data, dataset=glyphs, progress=False, device="cpu"
     )
     assert (cpu_run / "checkpoints" / "last.pt").exists()
 
     calls = record_training(monkeypatch)
     again = trained_run(
-        "maml", config, data_root=data, dataset=glyphs, progress=False, root=tmp_path, device="cpu"
+        "maml", config, data_root=data, dataset=glyphs, progress=False, device="cpu"
     )
     assert again == cpu_run and calls == []  # finished: reused, not trained again
 
@@ -60,14 +66,13 @@ def test_a_cached_run_is_reused_only_on_the_same_device_type_and_data_root(
         data_root=tmp_path / "elsewhere",
         dataset=glyphs,
         progress=False,
-        root=tmp_path,
         device="cpu",
     )
     # On a GPU (resolve_device stubbed: this machine may have none) the CPU run is not
     # resumed: the same configuration gets a run folder of its own.
     monkeypatch.setattr(cxgrad.book.course, "resolve_device", lambda name: torch.device("cuda"))
     on_gpu = trained_run(
-        "maml", config, data_root=data, dataset=glyphs, progress=False, root=tmp_path, device="cuda"
+        "maml", config, data_root=data, dataset=glyphs, progress=False, device="cuda"
     )
     assert len({cpu_run, other_data, on_gpu}) == 3
     assert [(c["out"], c["resume"], c["runtime"].device) for c in calls] == [
@@ -90,7 +95,7 @@ def test_a_run_stopped_during_its_final_validation_is_resumed(tmp_path, glyphs, 
         return real_evaluate(*args, **kwargs)
 
     monkeypatch.setattr(cxgrad.training.trainer, "evaluate", interrupted_evaluate)
-    options = dict(dataset=glyphs, progress=False, root=tmp_path, device="cpu")
+    options = dict(dataset=glyphs, progress=False, device="cpu")
     with pytest.raises(KeyboardInterrupt):
         trained_run("maml", config, **options)
     monkeypatch.setattr(cxgrad.training.trainer, "evaluate", real_evaluate)
@@ -112,6 +117,7 @@ ASK_FOR_THE_RUN = textwrap.dedent(
     from helpers import tiny_run_config
 
     root, log, go = map(Path, sys.argv[1:])
+    os.environ["CXGRAD_RUNS"] = str(root / "runs")
     real_train = cxgrad.book.course.train
 
     def logged_train(config, out, **options):
@@ -128,7 +134,7 @@ ASK_FOR_THE_RUN = textwrap.dedent(
         time.sleep(0.01)
     run = cxgrad.book.course.trained_run(
         "maml", config, data_root=root / "data", dataset=glyphs, progress=False,
-        root=root / "runs", device="cpu",
+        device="cpu",
     )
     print(run)
     """
@@ -183,5 +189,5 @@ def test_the_cache_works_without_locks(tmp_path, glyphs, monkeypatch, why):
 
         monkeypatch.setattr(cxgrad.book.course.fcntl, "flock", refuse)
     calls = record_training(monkeypatch)
-    run = trained_run("maml", tiny_config(), dataset=glyphs, root=tmp_path, device="cpu")
+    run = trained_run("maml", tiny_config(), dataset=glyphs, device="cpu")
     assert [c["out"] for c in calls] == [run]

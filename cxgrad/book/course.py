@@ -56,14 +56,13 @@ def trained_run(
     name: str,
     config: TrainConfig,
     dataset: FewShotDataset | None = None,
-    root: Path | None = None,
     runtime: RuntimeOptions | None = None,
     **runtime_changes: Any,
 ) -> Path:
     """The run directory of ``config``, training (or resuming) it first if needed.
 
-    The cache entry is ``<name>-<key>`` with the key of ``config_key``: the same
-    configuration on another device type or data root is another run. ``runtime`` (or its
+    The cache entry is ``runs_root() / "<name>-<key>"`` with the key of ``config_key``: the
+    same configuration on another device type or data root is another run. ``runtime`` (or its
     fields as keywords: ``device``, ``data_root``, ``progress``, ...) says where to train;
     its ``data_root`` is resolved as everywhere (argument, ``$CXGRAD_DATA_ROOT``, the
     default folder), also when a loaded ``dataset`` is passed.
@@ -76,7 +75,7 @@ def trained_run(
     runtime = RuntimeOptions.of(runtime, **runtime_changes)
     torch_device = resolve_device(runtime.device)
     key = config_key(config, torch_device.type, str(resolve_data_root(runtime.data_root)))
-    out = (root or runs_root()) / f"{name}-{key}"
+    out = runs_root() / f"{name}-{key}"
     run = RunDir(out)
     with _exclusive(out.with_name(out.name + ".lock"), runtime.progress):
         if not (run.last_path.exists() and _finished(run, config)):

@@ -32,6 +32,7 @@ one step size per inner step for every adapted tensor, meta-learned with the res
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -85,12 +86,27 @@ class Method:
     has_context: bool = False  # meta-learns g_phi (and uses nu) beside theta
 
 
-def _gradient_descent(learner, params, x, y, steps, first_order, trace, initial_context):
-    return learner.descend(params, x, y, steps, first_order, trace, unit_norm=False)
-
-
-def _unit_norm_descent(learner, params, x, y, steps, first_order, trace, initial_context):
-    return learner.descend(params, x, y, steps, first_order, trace, unit_norm=True)
+def _gradient_descent(learner, params, x, y, steps, first_order, trace, initial, unit_norm=False):
+    """The inner loop of MAML, ANIL and BOIL: ``steps`` gradient steps on the adapted
+    tensors. ``unit_norm`` (the IGS control) first rescales every conv weight to unit norm
+    before each step: IGS with gamma = 1."""
+    fast = learner.fast_weights(params, x)
+    frozen = {k: v for k, v in params.items() if k not in fast}
+    scaled_names = learner.scaled_names
+    for step in range(steps):
+        if unit_norm:
+            ones = torch.ones(*x.shape[:-4], len(scaled_names)).to(x)
+            fast = {**fast, **implicit_gradient_scaling(fast, scaled_names, ones)}
+        grads, loss = grad(learner.support_loss, has_aux=True)(fast, frozen, x, y)
+        if first_order:
+            grads = {k: g.detach() for k, g in grads.items()}
+        rates = {k: learner.step_size(frozen, k, step) for k in fast}
+        if trace is not None:
+            record_step(trace, grads, loss, fast, rates)
+            if unit_norm:
+                trace.gammas.append([1.0] * len(scaled_names))
+        fast = {k: fast[k] - rates[k] * grads[k] for k in fast}
+    return {**frozen, **fast}
 
 
 def _contextual_gradient_scaling(learner, params, x, y, steps, first_order, trace, initial):
@@ -111,7 +127,7 @@ METHOD_SPECS: dict[str, Method] = {
     "anil": Method(adapts_body=False, adapts_head=True, inner_loop=_gradient_descent),
     "boil": Method(adapts_body=True, adapts_head=False, inner_loop=_gradient_descent),
     "cxgrad": Method(True, True, _contextual_gradient_scaling, has_context=True),
-    "igs": Method(adapts_body=True, adapts_head=True, inner_loop=_unit_norm_descent),
+    "igs": Method(True, True, functools.partial(_gradient_descent, unit_norm=True)),
 }
 
 
@@ -240,36 +256,6 @@ class MetaLearner:
         return self.method.inner_loop(
             self, params, x_support, y_support, steps, first_order, trace, initial_context
         )
-
-    def descend(
-        self,
-        params: Params,
-        x_support: torch.Tensor,
-        y_support: torch.Tensor,
-        steps: int,
-        first_order: bool,
-        trace: InnerTrace | None = None,
-        unit_norm: bool = False,
-    ) -> Params:
-        """The inner loop of MAML, ANIL and BOIL: ``steps`` gradient steps on the adapted
-        tensors. ``unit_norm`` (the IGS control) first rescales every conv weight to unit
-        norm before each step: IGS with gamma = 1."""
-        fast = self.fast_weights(params, x_support)
-        frozen = {k: v for k, v in params.items() if k not in fast}
-        for step in range(steps):
-            if unit_norm:
-                ones = torch.ones(*x_support.shape[:-4], len(self.scaled_names)).to(x_support)
-                fast = {**fast, **implicit_gradient_scaling(fast, self.scaled_names, ones)}
-            grads, loss = grad(self.support_loss, has_aux=True)(fast, frozen, x_support, y_support)
-            if first_order:
-                grads = {k: g.detach() for k, g in grads.items()}
-            rates = {k: self.step_size(frozen, k, step) for k in fast}
-            if trace is not None:
-                record_step(trace, grads, loss, fast, rates)
-                if unit_norm:
-                    trace.gammas.append([1.0] * len(self.scaled_names))
-            fast = {k: fast[k] - rates[k] * grads[k] for k in fast}
-        return {**frozen, **fast}
 
     def fast_weights(self, params: Params, x_support: torch.Tensor) -> Params:
         """The tensors the inner loop adapts, one copy per task when x holds B tasks."""
