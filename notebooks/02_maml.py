@@ -96,7 +96,7 @@ else:
         "(T4 is enough) and run the notebook again to train faster."
     )
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 # Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
 DATA_ROOT = None
 ITERATIONS = 200  # outer iterations of meta-training (meta-batch of 4 tasks each)

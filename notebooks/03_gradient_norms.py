@@ -92,7 +92,7 @@ else:
         "(T4 is enough) and run the notebook again to train faster."
     )
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 # Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
 DATA_ROOT = None
 ITERATIONS = 200  # outer iterations of MAML meta-training
@@ -374,7 +374,7 @@ print("  ".join(f"{layer} {final[layer]:.3g}" for layer in LAYERS))
 # norm then grows over 50,000 iterations, as the paper reports, this CPU-sized chapter
 # cannot tell.
 
-# %% tags=["check-output"]
+# %% tags=["check-output", "hide-input"]
 from cxgrad.book import Findings
 
 per_parameter = {layer: final[layer] / np.sqrt(sizes[layer]) for layer in LAYERS}

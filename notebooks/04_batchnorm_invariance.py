@@ -84,7 +84,7 @@ else:
         "(T4 is enough) and run the notebook again to train faster."
     )
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 # Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
 DATA_ROOT = None
 FILTERS = 32  # Conv4 width (the course's CPU size)

@@ -89,7 +89,7 @@ else:
         "(T4 is enough) and run the notebook again to train faster."
     )
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 # Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
 DATA_ROOT = None
 ITERATIONS = 200  # meta-training iterations of each method
@@ -667,7 +667,7 @@ for method, result in results.items():
 # backbone here: whether it comes from the task-dependent context, as the paper argues,
 # chapter 10 tests with controls.
 
-# %% tags=["check-output"]
+# %% tags=["check-output", "hide-input"]
 from cxgrad.book import Findings
 
 factors = {n: params[n].norm() / gammas[layer] for layer, n in enumerate(CONVS)}

@@ -96,7 +96,7 @@ else:
         "(T4 is enough) and run the notebook again to train faster."
     )
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 # Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
 # Chapters 6, 7 and 8 share these training sizes: with the same values they share the runs.
 DATA_ROOT = None
@@ -550,7 +550,7 @@ print(
     f"{100 * record_gap.difference:+.1f} +- {100 * record_gap.ci95_seeds:.1f} points"
 )
 
-# %% tags=["check-output"]
+# %% tags=["check-output", "hide-input"]
 from cxgrad.book import Findings
 
 found = Findings(FINDINGS)

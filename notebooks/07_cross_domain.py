@@ -86,7 +86,7 @@ else:
         "(T4 is enough) and run the notebook again to train faster."
     )
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 # Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
 # ITERATIONS, FILTERS, VAL_TASKS and SEED must match chapter 6 to reuse its trained runs.
 DATA_ROOT = None
@@ -557,7 +557,7 @@ print(
     f"{100 * extra_mean:+.1f} +- {100 * half_width:.1f} over {len(extra)} seeds"
 )
 
-# %% tags=["check-output"]
+# %% tags=["check-output", "hide-input"]
 from cxgrad.book import Findings
 
 cx_trained = np.mean(cross["cxgrad"].task_accuracies[:BASELINE_TASKS])

@@ -90,7 +90,7 @@ else:
         "(T4 is enough) and run the notebook again to train faster."
     )
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 # Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
 # ITERATIONS, FILTERS, VAL_TASKS and SEED must match chapter 6 to reuse its trained runs.
 DATA_ROOT = None
@@ -525,7 +525,7 @@ else:
 # {doc}`../book/reproduction`); the paper's MAML, near 1 after 50,000 iterations of 5-shot
 # miniImageNet, may reuse more than ours after 200.
 
-# %% tags=["check-output"]
+# %% tags=["check-output", "hide-input"]
 from cxgrad.book import Findings
 
 cka_mean = {m: mean_and_ci(cka[m])[0] for m in METHODS}

@@ -84,7 +84,7 @@ else:
         "(T4 is enough) and run the notebook again to train faster."
     )
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 # Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
 DATA_ROOT = None
 ITERATIONS = 100  # meta-training iterations of each ablation run
@@ -447,7 +447,7 @@ plt.show()
 # above, and the paper's Figure 5a difference appears far beyond this run: what the
 # landscape looks like after a full-length run, this chapter cannot tell.
 
-# %% tags=["check-output"]
+# %% tags=["check-output", "hide-input"]
 from cxgrad.book import Findings
 
 accuracy = {name: r.accuracy for name, r in results.items()}

@@ -108,7 +108,7 @@ else:
         "(T4 is enough) and run the notebook again to train faster."
     )
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 # Parameters (papermill). DATA_ROOT=None means $CXGRAD_DATA_ROOT, else ~/.cache/cxgrad/data.
 DATA_ROOT = None
 # which record models are measured: each configuration's SEED-th kept model (from 0), or its
@@ -176,6 +176,7 @@ from cxgrad.records import (
 )
 from cxgrad.runs import build_learner, load_config_dataset, samplers
 
+# %%
 results = Path(RESULTS) if RESULTS else RESULTS_DIR
 records = load_records(results)
 RECORD_SIZE = records["cxgrad"][min(records["cxgrad"])]["config"]["iterations"]
@@ -431,7 +432,7 @@ plt.show()
 # steps in the deep layers are what these methods share; only CxGrad has a context, and
 # the context is what the next section removes.
 
-# %%
+# %% tags=["hide-input"]
 rates = {
     layer: float(trained["maml-lslr"][f"lslr.{layer}.weight"].mean())
     for layer in ("conv1", "conv2", "conv3", "conv4")
@@ -921,7 +922,7 @@ plt.show()
 # the context moving.
 
 
-# %% tags=["check-output"]
+# %% tags=["check-output", "hide-input"]
 def better(a: str, b: str) -> bool:
     """a is better than b, resolved over seeds."""
     comparison = compare(records, a, b)

@@ -223,6 +223,12 @@ return {
     caption: figureCaption(img),
     where: describe(img.parentElement),
   })),
+  hiddenInputs: all(".cell.tag_hide-input").map((cell) => {
+    const input = cell.querySelector(".cell_input");
+    return { where: describe(cell), shown: input !== null && input.checkVisibility() };
+  }),
+  removedInputs: all(".cell.tag_remove-input .cell_input").length,
+  markers: (document.body.textContent.match(/NBVAL_CHECK_OUTPUT/g) || []).length,
   launch: all(".dropdown-launch-buttons a").map((a) => a.href),
   repository: all("a.btn-source-repository-button").map((a) => a.href),
   issues: all("a.btn-source-issues-button").map((a) => a.href),
@@ -431,6 +437,32 @@ def test_images_load_and_are_described(desktop: dict[str, PageReport], page: str
         f"{page}: images with neither alt text nor a caption: {undescribed}; give the figure a "
         "caption or the image an alt text"
     )
+
+
+def tagged_cells(page: str, tag: str) -> int:
+    """How many code cells of the chapter behind ``page`` carry ``tag`` (0 for other pages)."""
+    source = REPO / Path(page).with_suffix(".py")
+    if not source.is_file():
+        return 0
+    headers = re.findall(r"^# %% tags=\[(.*)\]", source.read_text(), flags=re.M)
+    return sum(f'"{tag}"' in header for header in headers)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_plumbing_stays_off_the_page(desktop: dict[str, PageReport], page: str) -> None:
+    """Findings and parameter cells show their output and keep their code out of the way:
+    a hide-input cell's code is folded until the reader opens it, a remove-input cell's is
+    not on the page, and no output-check marker is shown."""
+    dom = desktop[page].dom
+    assert not dom["markers"], f"{page}: shows NBVAL_CHECK_OUTPUT {dom['markers']} time(s)"
+    hidden = dom["hiddenInputs"]
+    assert len(hidden) == tagged_cells(page, "hide-input"), (
+        f"{page}: {len(hidden)} cells render as hide-input, the chapter tags "
+        f"{tagged_cells(page, 'hide-input')}; the theme's cell classes changed?"
+    )
+    shown = [cell["where"] for cell in hidden if cell["shown"]]
+    assert not shown, f"{page}: hide-input cells whose code is shown unopened: {shown}"
+    assert not dom["removedInputs"], f"{page}: remove-input cells whose code is on the page"
 
 
 @pytest.mark.parametrize("page", PAGES)
