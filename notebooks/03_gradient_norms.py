@@ -52,7 +52,7 @@
 
 # %% tags=["remove-cell"]
 # Colab: install the cxgrad release this book was written for, and say where the notebook
-# runs. A checkout, not a plain pip install: chapters 6, 7 and 10 also read the results of
+# runs. A checkout, not a plain pip install: chapters 6, 7 and 10-12 also read the results of
 # record in its results/ folder. (Omniglot and Fashion-MNIST are downloaded by the loaders.)
 # Written by scripts/make_colab_notebooks.py from _config.yml and pyproject.toml.
 import importlib.util

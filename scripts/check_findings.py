@@ -45,7 +45,9 @@ CHAPTERS = [  # in the order that shares trained models best (5 and 6 train the 
     "06_same_domain",
     "07_cross_domain",
     "08_representation_change",
-    "10_does_the_context_matter",
+    "10_why_the_context_cannot_learn",
+    "11_controls_and_verdict",
+    "12_context_with_a_job",
     "09_ablations_landscape",
     "03_gradient_norms",
 ]
@@ -305,6 +307,28 @@ def add_runs(saved: dict, new: dict, again: dict | None = None, why: str = "") -
     return merged
 
 
+def recheck(saved: dict, again: dict, dropped: list[str], why: str) -> dict:
+    """``saved`` with the chapters of ``again`` (every saved run executed anew on them) in
+    place of their saved results, and the ``dropped`` chapters removed: how a chapter that
+    was split, renamed or rewritten is checked again without re-executing the others."""
+    unknown = sorted(set(dropped) - set(saved["chapters"]))
+    if unknown:
+        raise SystemExit(f"--drop: {', '.join(unknown)} are not in {SAVED.relative_to(REPO)}")
+    if sorted(again["runs"]) != sorted(saved["runs"]):
+        raise SystemExit("--recheck runs every run of the saved table, and only those")
+    merged = json.loads(json.dumps(saved))
+    for stem in dropped:
+        del merged["chapters"][stem]
+    merged["chapters"].update(again["chapters"])
+    merged["chapters"] = dict(
+        sorted(merged["chapters"].items(), key=lambda item: CHAPTERS.index(item[0]))
+    )
+    merged.setdefault("rechecked", []).append(
+        {"chapters": sorted(again["chapters"]), "hardware": again["hardware"], "why": why}
+    )
+    return merged
+
+
 def parse_run_name(name: str) -> Run:
     """The run a table's column names (``seed 0, 1 thread, VARIABLE=VALUE``)."""
     parts = [part.strip() for part in name.split(",")]
@@ -435,7 +459,22 @@ def main(argv: list[str] | None = None) -> int:
         "later or on another machine; each keeps the machine it ran on); chapters changed "
         "since the saved table are executed again for every run, with --why",
     )
-    parser.add_argument("--why", default="", help="--add: why the changed chapters changed")
+    parser.add_argument("--why", default="", help="--add, --recheck: why the chapters changed")
+    parser.add_argument(
+        "--recheck",
+        nargs="+",
+        metavar="STEM",
+        help=f"execute these chapters for every run of {SAVED.relative_to(REPO)} and put "
+        "their results in place of the saved ones (a chapter split or rewritten), with --why",
+    )
+    parser.add_argument(
+        "--drop",
+        nargs="*",
+        default=[],
+        metavar="STEM",
+        help="--recheck: chapters to remove from the saved table (the chapters they became "
+        "are rechecked)",
+    )
     args = parser.parse_args(argv)
     runs = args.runs or [Run(seed, threads) for threads in args.threads for seed in args.seeds] + [
         parse_run(f"0:1:{kernels}") for kernels in args.kernels
@@ -451,7 +490,16 @@ def main(argv: list[str] | None = None) -> int:
     # of the saved table executes only the chapters changed since (it is checked again).
     plan = {run: stems for run in runs}
     saved, changed = None, []
-    if args.add:
+    if args.recheck:
+        if args.add or args.runs:
+            parser.error("--recheck runs the saved table's runs: leave out --add and --runs")
+        if not SAVED.exists() or not args.why:
+            parser.error(f"--recheck needs {SAVED.relative_to(REPO)} and --why")
+        saved = json.loads(SAVED.read_text())
+        runs = [parse_run_name(name) for name in saved["runs"]]
+        stems = chapter_order(args.recheck)
+        plan = {run: stems for run in runs}
+    elif args.add:
         if not SAVED.exists():
             parser.error(f"--add: no saved table {SAVED.relative_to(REPO)} to add runs to")
         saved = json.loads(SAVED.read_text())
@@ -488,6 +536,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{run.name}: " + ", ".join(f"{s} {v}" for s, v in future.result().items()))
     if saved is None:
         results = collect(out, runs, stems)
+    elif args.recheck:
+        again = collect(out, runs, stems)
+        results = recheck(saved, again, args.drop, args.why)
     else:
         fresh = [run for run in runs if run.name not in saved["runs"]]
         new = collect(out, fresh, stems)

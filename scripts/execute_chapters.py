@@ -47,8 +47,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Longest first, in the order of the chapters' execution times when they run one after the
 # other (the instructor guide's table: 9 takes a third of the whole, 4 and 1 the least), so
-# that the long chapters start at once and the short ones even out the end. Chapter 10 reads
-# the results of record and their kept models and trains nothing. The first chapter to ask
+# that the long chapters start at once and the short ones even out the end. Chapters 10-12 read
+# the results of record and their kept models and train nothing. The first chapter to ask
 # for one of the course's shared models trains it: chapter 6 trains MAML, CxGrad, ANIL and
 # BOIL while chapter 9 trains its own small ablation models, and chapters 5, 2, 7 and 8,
 # which start later, find the four trained. Had a chapter started while another was still
@@ -59,7 +59,9 @@ LONGEST_FIRST = [
     "notebooks/09_ablations_landscape",
     "notebooks/06_same_domain",
     "notebooks/05_cxgrad",
-    "notebooks/10_does_the_context_matter",
+    "notebooks/10_why_the_context_cannot_learn",
+    "notebooks/12_context_with_a_job",
+    "notebooks/11_controls_and_verdict",
     "notebooks/02_maml",
     "notebooks/03_gradient_norms",
     "notebooks/07_cross_domain",

@@ -26,8 +26,8 @@ def bullets(body: str) -> int:
     return len(re.findall(r"^- ", body, flags=re.M))
 
 
-def test_there_are_ten_chapters():
-    assert len(CHAPTERS) == 10
+def test_there_are_twelve_chapters():
+    assert len(CHAPTERS) == 12
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
