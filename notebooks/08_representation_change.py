@@ -503,27 +503,16 @@ else:
 #
 # At the default size (chapter 6's models: one seed, 200 iterations; CKA and silhouettes
 # over 20 Omniglot test tasks), the *shape* of the paper's Figure 3 holds, one part of its
-# reading does not, and CxGrad's larger change does not need meta-learning. In all three
-# methods the first three blocks barely change during adaptation (CKA above 0.9), and the
-# last block changes most, as in the paper's Figure 3. At the last block CxGrad changes
-# more than MAML, as in the paper's Figure 3; where BOIL falls between them differs between
-# training runs. Unlike in the paper, MAML does not leave its last block near 1: its CKA
-# there, interval included, is below 0.95, so MAML changes its high-level representation
-# too. CxGrad's untrained network already changes
-# its last block, on the first test task, about as much as the trained CxGrad does on
-# average (CKA within 0.1), and more than MAML's and BOIL's untrained networks do. At the
-# initialization CxGrad's relative inner step is
-# more than 50 times MAML's in conv2 to conv4. So CxGrad's larger representation change is
-# there before any meta-learning, through the larger steps of IGS; this chapter cannot tell
-# whether the task-dependent context adds to it (chapter 10 takes that question up).
-# Adaptation sharpens the class structure of the last block in all three methods, and
-# CxGrad's silhouette gain is more than twice MAML's and BOIL's, the direction of the
-# paper's Figure 4. Before adaptation CxGrad's and MAML's classes are separated about
-# equally well: the difference is smaller than what CxGrad's inner loop adds beyond
-# MAML's, so its advantage is made in the inner loop. These sentences held in every run of
-# the robustness check (other seeds, thread counts and CPU kernels; the table in
-# {doc}`../book/reproduction`); the paper's MAML, near 1 after 50,000 iterations of 5-shot
-# miniImageNet, may reuse more than ours after 200.
+# reading does not, and CxGrad's larger change does not need meta-learning. The cell below
+# states each finding with its numbers; the book's build checks every one, and each held in
+# every run of the robustness check (other seeds, thread counts and CPU kernels; the table
+# in {doc}`../book/reproduction`). Where BOIL falls between MAML and CxGrad at the last
+# block differs between training runs, so nothing is claimed about it. CxGrad's larger
+# representation change is there before any meta-learning, through the larger steps of
+# IGS; this chapter cannot tell whether the task-dependent context adds to it (chapters 10
+# and 11 take that question up). Its advantage in class structure after adaptation is made
+# in the inner loop. The paper's MAML, near 1 after 50,000 iterations
+# of 5-shot miniImageNet, may reuse more than ours after 200.
 
 # %% tags=["check-output", "hide-input"]
 from cxgrad.book import Findings

@@ -423,29 +423,20 @@ plt.show()
 # At the default size (CxGrad on Omniglot 5-way 1-shot, 16 filters, 100 iterations per
 # run, 100 test tasks, one training seed per configuration), the ablations resolve one
 # thing clearly and leave the rest open, and the landscape does not look like the paper's
-# Figure 5. The context scheme (task-wise or step-wise) and $\beta$ (0.01, 0.1 or 1) each
-# move the accuracy from the default by less than going from one inner step to five does
-# (a few points against about ten; on some machines one of them exceeds 5 points, so no
-# fixed bound is claimed). Differences this small cannot
-# be ranked with one seed per configuration: two seeds of the default configuration differ
-# by a few points themselves (printed above), and each accuracy has a per-task interval of
-# about 2 points. Their order is not even stable: on the runs of the robustness table in
-# {doc}`../book/reproduction` (seeds 0 to 2, one and two threads), task-wise updates came
-# out ahead of step-wise ones in some runs and behind in others, and so did $\beta = 1$
-# against the smaller values, where the paper's Tables 3 and 5 find differences of about
-# a point. Even $\beta = 0.01$, which moves the context a hundred times less, is within
-# 5 points of $\beta = 1$, which fits chapter 5's finding that the context hardly moves
-# at all. The number of inner steps is the exception: from one step to five the accuracy
-# rises by more than 5 points, where the paper's Table 4 finds all step counts within 1
-# point. At this size, with $\alpha = 0.01$ and 100 iterations, CxGrad is not robust to
-# the number of inner steps. At the initialization, CxGrad's inner-loop landscape is
-# rougher than MAML's in loss variation and in gradient change, which for the gradient
-# change matches the early phase of the paper's Figure 5b. During the 100 iterations
-# CxGrad's $\beta$-smoothness stays above MAML's, the opposite of the paper's Figure 5c,
-# and so does its unit-free loss variation, where the paper's Figure 5a has CxGrad's below
-# MAML's after about 5,000 iterations. Part of the gap in (b) and (c) is the units caveat
-# above, and the paper's Figure 5a difference appears far beyond this run: what the
-# landscape looks like after a full-length run, this chapter cannot tell.
+# Figure 5. The cell below states each finding with its numbers; the book's build checks
+# every one. The context scheme and $\beta$ move the accuracy by a few points, on some
+# machines by more than 5, so no fixed bound is claimed for them, and differences this
+# small cannot be ranked with one seed per configuration: two seeds of the default
+# configuration differ by a few points themselves (printed above), and each accuracy has a
+# per-task interval of about 2 points. Their order is not even stable: on the runs of the
+# robustness table in {doc}`../book/reproduction` (seeds 0 to 2, one and two threads),
+# task-wise updates came out ahead of step-wise ones in some runs and behind in others, and
+# so did $\beta = 1$ against the smaller values, where the paper's Tables 3 and 5 find
+# differences of about a point. The number of inner steps is the exception: at this size,
+# with $\alpha = 0.01$ and 100 iterations, CxGrad is not robust to it. In the landscape,
+# part of the gap in (b) and (c) is the units caveat above, and the paper's Figure 5a
+# difference appears after about 5,000 iterations, far beyond this run: what the landscape
+# looks like after a full-length run, this chapter cannot tell.
 
 # %% tags=["check-output", "hide-input"]
 from cxgrad.book import Findings

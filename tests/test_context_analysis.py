@@ -1,4 +1,4 @@
-"""cxgrad.analysis.context: the measurements chapter 10 rests on."""
+"""cxgrad.analysis.context: the measurements chapters 10 to 12 rest on."""
 
 from __future__ import annotations
 

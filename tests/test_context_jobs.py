@@ -2,7 +2,7 @@
 (``--bn-eps``) and a head gain made from the context (``--context-gain head``).
 
 In the paper's CxGrad the support loss sees the context only through BatchNorm's eps
-(chapter 10). Meta-gradients of both variants are checked in float64 against central finite
+(chapter 12). Meta-gradients of both variants are checked in float64 against central finite
 differences, the head gain's inner loop against a reference written with ``torch.autograd``,
 and the context's gradient for what each variant changes.
 """

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import sys
 from pathlib import Path
 
+import jupytext
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +38,23 @@ def asserted_sentences(chapter: Path) -> list[str]:
             )
             sentences.append((node.lineno, first.value))
     return [sentence for _, sentence in sorted(sentences)]
+
+
+def _words(text: str) -> str:
+    """Text as a reader sees it, for comparing sentences: no TeX markup, one space, lower."""
+    return re.sub(r"\s+", " ", re.sub(r"[$\\{}]", "", text)).strip().lower()
+
+
+@pytest.mark.parametrize("stem", check_findings.CHAPTERS)
+def test_no_finding_is_typed_twice_in_its_chapter(stem):
+    """A finding's sentence lives in its ``claim`` (shown by the findings cell); the prose
+    around it explains and interprets, and never retypes it, so the two cannot drift."""
+    chapter = REPO / "notebooks" / f"{stem}.py"
+    prose = _words(
+        " ".join(c.source for c in jupytext.read(chapter).cells if c.cell_type == "markdown")
+    )
+    twice = [s for s in asserted_sentences(chapter) if _words(s).rstrip(".") in prose]
+    assert not twice, f"{stem}: the prose retypes these findings: {twice}"
 
 
 def test_the_check_was_saved():

@@ -23,7 +23,7 @@ from slurm_cluster import missing_binaries, one_node_cluster
 from cxgrad.cli import main
 from cxgrad.errors import ConfigError
 from cxgrad.records import kept_seeds, load_record_model, nth_kept_model
-from cxgrad.runs import RunDir, load_checkpoint
+from cxgrad.runs import RunDir, RuntimeOptions, load_checkpoint
 from cxgrad.sweeps import format_status, plan, sweep_status
 from cxgrad.sweeps.executors import Resources, check, minutes, sbatch_parameters
 from cxgrad.sweeps.job import RecordJob, RunOptions
@@ -380,7 +380,8 @@ def test_a_requeued_slurm_job_resumes_and_ends_with_the_uninterrupted_record(
     # the same run, uninterrupted, in this process
     (run,) = plan(None, [0], file=file)
     reference = tmp_path / "reference"
-    options = RunOptions(reference / "runs", reference / "results", test_tasks=4, device="cpu")
+    runtime = RuntimeOptions(device="cpu", threads=1, progress=False)
+    options = RunOptions(reference / "runs", reference / "results", test_tasks=4, runtime=runtime)
     threads = torch.get_num_threads()
     try:
         RecordJob()(run, options)

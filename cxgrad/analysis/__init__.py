@@ -1,4 +1,4 @@
-"""Analyses: what a trained learner does, measured as the paper and chapter 10 measure it.
+"""Analyses: what a trained learner does, measured as the paper and chapters 10 to 12 measure it.
 
 Per-layer gradient norms (Fig. 2), CKA before/after adaptation (Fig. 3), t-SNE of features
 (Fig. 4), the inner-loop landscape (appendix C, Fig. 5), and the context's dependence on

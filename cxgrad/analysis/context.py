@@ -1,4 +1,4 @@
-"""Does CxGrad's context depend on the task? Measurements for chapter 10.
+"""Does CxGrad's context depend on the task? Measurements for chapters 10 to 12.
 
 Three questions, each a function:
 

@@ -6,7 +6,7 @@ on every machine and operating system. Training, validation and test tasks are t
 addressable by index, and a resumed run sees exactly the tasks it would have seen.
 
 ``polarity="mixed"`` inverts the images (255 - pixel) of a seeded half of the tasks: a
-task distribution in which a task embedding has something real to detect (chapter 10).
+task distribution in which a task embedding has something real to detect (chapters 10 and 12).
 Whether task ``i`` is inverted is drawn from its own seed sequence, so the classes and
 images of every task are the same as with ``polarity="normal"``.
 """

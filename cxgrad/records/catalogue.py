@@ -34,7 +34,7 @@ RESULTS_ROOT: Path | None = (
 )
 RESULTS_DIR: Path | None = RESULTS_ROOT / "omniglot-5w1s" if RESULTS_ROOT else None
 
-# A second size: the configurations that decide chapter 10's verdict, trained four times
+# A second size: the configurations that decide chapter 11's verdict, trained four times
 # longer (same seeds, same test tasks), to see whether what 500 iterations decide still
 # holds nearer convergence. ``cxgrad sweep run --iterations 2000 --results`` this folder.
 LONG_RECORD_ITERATIONS = 2000
@@ -134,7 +134,7 @@ SWEEP.update(_context_job_configurations())
 
 CONFIGURATIONS = {**COMPARISON, **SWEEP}
 
-# The paired comparisons chapter 10 and the README report: (a, b) means a minus b.
+# The paired comparisons chapter 11 and the README report: (a, b) means a minus b.
 PAIRS = [
     ("cxgrad", "maml"),
     ("cxgrad", "cxgrad-frozen"),
@@ -167,7 +167,7 @@ CONTEXT_JOB_PAIRS = [("cxgrad-mixed", "cxgrad-frozen-mixed")] + [
 ]
 
 
-# The comparisons that decide whether CxGrad's context matters (chapter 10), and the number of
+# The comparisons that decide whether CxGrad's context matters (chapter 11), and the number of
 # seeds of record each of their configurations gets at 500 iterations. The number was fixed
 # before the runs, from the spread of the first ten seeds' paired differences: the largest
 # sample size that `cxgrad sweep plan` printed (TOST at a 1-point margin, level 0.05, 80% power

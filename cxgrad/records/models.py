@@ -1,6 +1,6 @@
 """The trained models of the results of record, kept beside their JSON records.
 
-A record's JSON says how well a run did; chapter 10 also needs the run itself, to measure
+A record's JSON says how well a run did; chapters 10 to 12 also need the run itself, to measure
 what it learned (its context, its inner steps) without retraining it in the book build. So
 ``run_record`` also keeps the checkpoint it was tested with (the best on validation) as
 ``results/omniglot-5w1s/models/NAME-seedS.pt``: its parameters and configuration only, no
@@ -77,7 +77,7 @@ def nth_kept_model(
     name: str, index: int, results: Path
 ) -> tuple[int, TrainConfig, dict[str, torch.Tensor]]:
     """The ``index``-th (from 0) kept model of configuration ``name``: its seed,
-    configuration and parameters (what chapter 10's ``SEED`` parameter chooses)."""
+    configuration and parameters (what the ``SEED`` parameter of chapters 10 to 12 chooses)."""
     seeds = kept_seeds(name, results)
     if index < 0 or index >= len(seeds):
         raise ConfigError(

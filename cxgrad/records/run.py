@@ -109,7 +109,7 @@ def run_record(
         )
         for dataset in cross_domain
     }
-    # the checkpoint just tested, kept for what chapter 10 measures on it (models.py)
+    # the checkpoint just tested, kept for what chapters 10 to 12 measure on it (models.py)
     keep_record_model(out, name, seed, results)
     metrics = run.read_metrics()
     steps = [r for r in metrics if "loss" in r]

@@ -1,4 +1,4 @@
-"""The records as Markdown tables and notes (the README, chapter 10 and ``cxgrad sweep table``)."""
+"""The records as Markdown tables and notes (the README, chapter 11 and ``cxgrad sweep table``)."""
 
 from __future__ import annotations
 
