@@ -138,7 +138,7 @@ print("support", tuple(batch.x_support.shape), "labels", batch.y_support[0].toli
 print("query  ", tuple(batch.x_query.shape), "labels", batch.y_query[0].tolist())
 
 
-# %%
+# %% mystnb={"figure": {"caption": "A 5-way 1-shot training task: each row is one class, its single support image first and its query images to the right. Before labelling the queries the model sees only the five support images."}, "image": {"alt": "Five rows of handwritten Omniglot characters, each row one support image followed by query images of the same character."}}
 def show_episode(batch, task, title):
     """Support images in the first column, that class's queries to their right."""
     xs, xq = batch.x_support[task], batch.x_query[task]
@@ -166,7 +166,7 @@ show_episode(batch, 0, "A 5-way 1-shot Omniglot training task")
 # label, and must label the query images. Another task draws other characters, and gives
 # them labels in another order:
 
-# %%
+# %% mystnb={"figure": {"caption": "The next training task: other characters, and the labels 0 to 4 given to them afresh, so that a label means nothing across tasks."}, "image": {"alt": "Five more rows of handwritten Omniglot characters, support image first in each row."}}
 show_episode(batch, 1, "The next training task: new characters, new label order")
 
 # %% [markdown]

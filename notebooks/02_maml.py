@@ -144,7 +144,7 @@ print(omniglot.summary())
 # scores each adapted $\theta_i$ on its query set $Q_i$ and updates $\theta$ with the
 # gradient of the summed query losses, taken through the inner steps.
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "MAML's two loops for one meta-batch: each task adapts its own copy of theta on its support set (inner loop); the adapted copies' query losses update theta, through the inner steps (outer loop)."}, "image": {"alt": "Schematic of MAML: a shared initialization theta branches into one inner loop per task, whose query losses flow back into one outer update of theta."}}
 from cxgrad.book import maml_loops_figure
 
 maml_loops_figure()
@@ -374,7 +374,7 @@ print("validations at iterations", [r["iteration"] for r in validations])
 # accuracy on the fixed validation tasks. Chance is 20%.
 
 
-# %%
+# %% mystnb={"figure": {"caption": "MAML's meta-training: query loss (left) and query accuracy (right) after adaptation on each meta-batch, faint per iteration and bold as a moving average, with the validation accuracy on fixed tasks of unseen alphabets. Four tasks per iteration make the raw curves noisy; the validation points are what checkpoints are chosen by."}, "image": {"alt": "Two line charts over meta-training iterations: the loss falling and the accuracy rising, each a noisy raw curve with a smooth moving average, validation accuracy as markers."}}
 def moving_average(values, window):
     window = max(1, min(window, len(values)))
     return np.convolve(values, np.ones(window) / window, mode="valid")
@@ -443,7 +443,7 @@ print(f"  95% interval, {binomial} +- {100 * result.ci95_binomial:.2f}%")
 # The spread of the per-task accuracies is what the per-task interval measures. Each task
 # has 75 queries, so a task's accuracy is a multiple of 1/75:
 
-# %%
+# %% mystnb={"figure": {"caption": "How MAML's test accuracy varies from task to task: the bars count test tasks by their query accuracy, the dashed line is the mean. This spread between tasks, not the number of predictions, sets the width of the per-task interval."}, "image": {"alt": "Histogram of per-task query accuracies on the test tasks with a dashed vertical line at the mean."}}
 print(f"per-task interval / binomial interval: {result.ci95_tasks / result.ci95_binomial:.1f}x")
 fig, ax = plt.subplots(figsize=(6, 3.2))
 per_task = result.ways * result.queries  # possible accuracies: k / per_task
@@ -487,7 +487,7 @@ print_orders(compare_orders(trained, omniglot_task))
 # of test accuracies and times per iteration. The times are measured on the machine that
 # ran the notebook, which may have been busy: only their ratio is meaningful.
 
-# %%
+# %% mystnb={"figure": {"caption": "Second-order and first-order MAML meta-trained side by side (with TRAIN_FIRST_ORDER = True): query loss and accuracy after adaptation, raw and as a moving average, with the validation accuracy."}, "image": {"alt": "Two line charts over meta-training iterations, one curve per variant of MAML."}}
 runs = {"MAML (second order)": (run_dir, result)}
 if TRAIN_FIRST_ORDER:
     fo_config = config.replace(first_order=True)

@@ -200,7 +200,7 @@ print(f"query loss over the last {MEASURE_EVERY} iterations: {history['loss'][-1
 # meta-training (log scale, since they can differ by an order of magnitude) and their
 # values at the end of our run.
 
-# %%
+# %% mystnb={"figure": {"caption": "The inner-loop gradient norm of each layer of MAML along meta-training (left, log scale) and at the end (right): the two panels of the paper's Figure 2a. Compare the head with the convs, and conv1-2 with conv3-4."}, "image": {"alt": "Left: one line per layer of gradient norm against outer iteration on a log scale; right: bars of each layer's final norm."}}
 LAYERS = list(at_init)
 COLORS = {layer: f"C{i}" for i, layer in enumerate(LAYERS)}
 

@@ -268,7 +268,7 @@ for name in CONVS:
 # this range it happens visibly only for conv4, for a reason we meet at the end of the
 # chapter.
 
-# %%
+# %% mystnb={"figure": {"caption": "Rescaling one conv weight by a divides its gradient norm by a (dotted: 1/a, Eq. 5). Without epsilon (grey) a layer stays on the line everywhere; with epsilon = 1e-5 look for where a curve leaves it at small a, where epsilon dominates the rescaled output's variance."}, "image": {"alt": "Log-log plot of gradient-norm ratio against the scale factor a, one curve per conv layer, lying along a straight line of slope -1."}}
 grid = np.logspace(-3, 3, GRID_POINTS)
 fig, ax = plt.subplots(figsize=(6.5, 4.5))
 curves = [(name, default, f"C{i}", "-") for i, name in enumerate(CONVS)]
@@ -388,7 +388,7 @@ for name, var in variances.items():
 # replaces their $\epsilon$ by $\epsilon / 10^{12}$. Without $\epsilon$ (grey) both
 # views stay at the level of float64 rounding.
 
-# %%
+# %% mystnb={"figure": {"caption": "How far BatchNorm's epsilon breaks the invariance over twelve decades of a: left, how much the loss moves when one layer is rescaled; right, its distance to the exactly invariant network, each layer's predicted knee a* dotted. Without epsilon (grey) both stay at float64 rounding."}, "image": {"alt": "Two log-log panels of absolute loss differences against the scale factor a, one curve per conv layer rising below a knee, grey curves flat near 1e-16."}}
 wide = np.logspace(-8, 4, EPS_POINTS)
 
 

@@ -273,7 +273,7 @@ for layer, name in enumerate(CONVS):
 # 4. The query loss $\mathcal{L}(\theta_i; Q_i)$ at the last $\theta_i$ (no further
 #    rescaling) feeds the meta-update of $(\theta, \phi)$ (line 18).
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Algorithm 1 for one task: the context nu is reset and warmed up by one step through IGS; each inner step then rescales the conv weights with gamma = g_phi(nu) and updates the weights and nu together; the query loss of the last weights feeds the meta-update of theta and phi."}, "image": {"alt": "Schematic of CxGrad's inner loop: boxes for resetting the context, the warm-up step, IGS, the joint update of weights and context, and the query loss."}}
 from cxgrad.book import cxgrad_algorithm_figure
 
 cxgrad_algorithm_figure()
@@ -420,7 +420,7 @@ for method, records in metrics.items():
 # meta-batch; a running mean over 25 iterations) and the validation accuracy on 100
 # fixed tasks of unseen alphabets:
 
-# %%
+# %% mystnb={"figure": {"caption": "MAML and CxGrad meta-trained side by side: query accuracy after adaptation on the training tasks (left, running mean) and on the fixed validation tasks (right). Compare where the curves start as well as how they rise."}, "image": {"alt": "Two line charts over meta-training iterations comparing MAML's and CxGrad's training and validation accuracy."}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for i, (method, records) in enumerate(metrics.items()):
     train = [r for r in records if "accuracy" in r]
@@ -456,7 +456,7 @@ plt.show()
 # (the start, the best validation checkpoints, and the last one). For CxGrad it is the
 # gradient with respect to the rescaled weight, the one the update uses.
 
-# %%
+# %% mystnb={"figure": {"caption": "The inner-loop gradient norm of each layer at every checkpoint the runs kept, MAML and CxGrad: the paper's Figure 2. For CxGrad it is the gradient of the rescaled weight, the one its update uses."}, "image": {"alt": "Two panels of gradient norms per layer against meta-training iteration, one for MAML and one for CxGrad."}}
 from cxgrad.analysis import inner_gradient_norms
 from cxgrad.analysis.context import context_dependence
 from cxgrad.runs import build_learner, load_checkpoint
@@ -546,7 +546,7 @@ init = gphi(build_learner(config).init_params(SEED), torch.zeros(100)).detach().
 trained_at_zero = dependence.gamma_at_zero
 print("gamma at nu = 0 of the trained g_phi:", np.round(trained_at_zero, 3))
 
-# %%
+# %% mystnb={"figure": {"caption": "What CxGrad's scaling does: each layer's factor gamma before and after meta-training (left), how gamma varies across test tasks (middle, one dot per task: note the scale of its axis), and how fast each conv layer's direction turns per inner step, CxGrad against MAML (right)."}, "image": {"alt": "Three panels: bars of gamma per layer, a dot plot of per-task deviations of gamma, and bars of the per-step turning of each conv layer's direction."}}
 fig, axes = plt.subplots(1, 3, figsize=(14, 4))
 positions = np.arange(len(layers))
 axes[0].bar(positions - 0.2, init, 0.4, color="grey", label="untrained g_phi, nu = 0")

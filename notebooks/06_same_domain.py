@@ -241,7 +241,7 @@ for method in METHODS:
 # the noisy training accuracy of 4 tasks per iteration with a moving average; the right
 # panel shows the validation points, from which the best checkpoints are chosen.
 
-# %%
+# %% mystnb={"figure": {"caption": "The four methods' meta-training on Omniglot: training query accuracy (left, moving average) and validation accuracy (right), chance dotted. Compare ANIL, which adapts the head alone, with the methods that adapt the body."}, "image": {"alt": "Two line charts over iterations for MAML, ANIL, BOIL and CxGrad, smoothed training accuracy and validation accuracy, with a dotted chance line."}}
 fig, (ax_train, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
 window = max(ITERATIONS // 20, 1)
 for method in METHODS:
@@ -342,7 +342,7 @@ print(f"per-task / binomial half-width: {min(ratios):.1f} to {max(ratios):.1f}")
 # interval, the short, thick one the binomial interval. Where two methods' per-task
 # intervals overlap, this run does not separate them.
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy of this run's four models, with the wide 95% interval over tasks and the narrow binomial interval. One training run: which method is better is decided over seeds, by the results of record below."}, "image": {"alt": "Bar chart of test accuracy for four methods with thin and thick error bars and a dotted chance line."}}
 fig, ax = plt.subplots(figsize=(6.5, 4))
 x = np.arange(len(METHODS))
 acc = np.array([100 * results[m].accuracy for m in METHODS])

@@ -180,7 +180,7 @@ for t in range(3):
     print(f"Fashion-MNIST test task {t}: labels 0-4 = {class_names(fashion_tasks, t)}")
 
 
-# %%
+# %% mystnb={"figure": {"caption": "A 5-way 1-shot Fashion-MNIST test task as the models see it: one support photo per class (left) and some of its queries. Nothing like it was in meta-training."}, "image": {"alt": "Five rows of small grey clothing images, each a support image followed by query images of the same class."}}
 def show_task(sampler, index, title, queries=4):
     """One row per label: the support image, then a few of that class's queries."""
     batch = sampler.batch(index, 1)
@@ -208,7 +208,7 @@ show_task(fashion_tasks, 0, "Fashion-MNIST test task 0 (5-way 1-shot)")
 # One photo per class is all the model gets to learn from. Another task, with other
 # classes and other photos:
 
-# %%
+# %% mystnb={"figure": {"caption": "Another Fashion-MNIST test task, with other classes and other photos."}, "image": {"alt": "Five more rows of small grey clothing images, support image first in each row."}}
 show_task(fashion_tasks, 1, "Fashion-MNIST test task 1")
 
 # %% [markdown]
@@ -274,7 +274,7 @@ print(
 # The figure puts the two domains side by side for each method (thin error bars: per-task
 # interval; thick: binomial interval; dotted line: chance).
 
-# %%
+# %% mystnb={"figure": {"caption": "Each method's test accuracy in its own domain (solid) and on Fashion-MNIST (hatched), with the interval over tasks (thin) and the binomial interval (thick), chance dotted. Compare the drops between the domains, not only the heights."}, "image": {"alt": "Grouped bar chart: for each method a solid bar for Omniglot and a hatched bar for Fashion-MNIST accuracy."}}
 fig, ax = plt.subplots(figsize=(7, 4))
 width = 0.38
 for i, method in enumerate(METHODS):
@@ -525,6 +525,7 @@ print("same tasks, same result:", abs(check.accuracy - ours) < 1e-9)
 # (chapters 5 and 6), rather than from what meta-learning on Omniglot stored in its
 # initialization. What this chapter cannot tell: 1-shot Omniglot to Fashion-MNIST after
 # 500 iterations is not the paper's 5-shot miniImageNet to CUB after 50,000.
+
 
 # %%
 def paired(d):

@@ -300,7 +300,7 @@ for method in METHODS:
     )
 print(f"(mean +- 95% interval over {CKA_TASKS} Omniglot test tasks)")
 
-# %%
+# %% mystnb={"figure": {"caption": "How much the inner loop changes each block's representation: the CKA between the features before and after adaptation (1: unchanged), per block, with 95% intervals over test tasks; ANIL, which does not adapt the body, is the line at 1. The paper's Figure 3."}, "image": {"alt": "Line chart of CKA against backbone blocks 1 to 4 for MAML, BOIL and CxGrad, dropping at block 4, with a dashed line at 1."}}
 fig, ax = plt.subplots(figsize=(6.5, 4))
 ax.axhline(1.0, color="tab:orange", ls="--", lw=1, label="ANIL (body not adapted)")
 for i, method in enumerate(METHODS):
@@ -361,7 +361,7 @@ plt.show()
 # to 1; higher means tighter, better separated classes).
 
 
-# %%
+# %% mystnb={"figure": {"caption": "t-SNE maps of the last block's features of one test task's 75 queries, before (top) and after (bottom) adaptation, one column per method; colours and markers are the five classes, titles give the silhouette in feature space. Judge how well the colours separate within a panel, not positions across panels."}, "image": {"alt": "A two-row grid of scatter plots, one column per method, points coloured by class, before and after adaptation."}}
 def embed_task(index):
     """Before/after features of test task ``index`` for every model, with their t-SNE."""
     b = test_tasks.batch(index, 1)
@@ -457,7 +457,7 @@ print(f"(conv4 features of the queries, mean over {CKA_TASKS} test tasks, 95% in
 # `OTHER_TASKS` test tasks side by side, one row per task: the before and after maps of each
 # method, with their silhouette scores.
 
-# %%
+# %% mystnb={"figure": {"caption": "The same maps for the next test tasks, one row per task: before and after adaptation for each method, with their silhouettes."}, "image": {"alt": "Small multiples of t-SNE scatter plots, one row per test task, coloured by class."}}
 OTHER_TASKS = 3  # tasks drawn side by side when there is no slider
 
 

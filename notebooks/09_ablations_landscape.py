@@ -223,7 +223,7 @@ table("Ours: the default, two seeds", seeds)
 # The figure puts our runs side by side with their per-task 95% intervals; the last panel
 # is the same configuration trained twice.
 
-# %%
+# %% mystnb={"figure": {"caption": "CxGrad's ablations at this size, each with its 95% interval over test tasks: the context update scheme, the number of inner steps, the context learning rate beta, and the default configuration trained twice. The last panel is the yardstick: a difference smaller than the one between two seeds is not resolved."}, "image": {"alt": "Four panels of test-accuracy points with error bars: update scheme, inner steps 1 to 5, beta values, and two training seeds."}}
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.8), sharey=True)
 groups = [
     ("context update scheme", [("step-wise", "step-wise"), ("task-wise", "default")]),
@@ -377,7 +377,7 @@ for method, rows in landscape.items():
 # The three panels follow Figure 5 of the paper: for (a) and (b) the band spans the
 # values over the eight probe learning rates (Eqs. 10 and 11), the line is their mean.
 
-# %%
+# %% mystnb={"figure": {"caption": "The inner-loop landscape along meta-training, after the paper's Figure 5: (a) the support loss at probe points along the gradient, (b) how much the gradient changes there, (c) the \"effective\" beta-smoothness; bands span the probe step sizes. Each method is measured in its own coordinates: compare trends more than levels."}, "image": {"alt": "Three line charts against meta-training iteration for MAML and CxGrad, two of them with shaded bands."}}
 fig, axes = plt.subplots(1, 3, figsize=(14, 4))
 for i, (method, rows) in enumerate(landscape.items()):
     its = [r["iteration"] for r in rows]

@@ -221,6 +221,7 @@ return {
     loaded: img.complete && img.naturalWidth > 0,
     alt: (img.getAttribute("alt") || "").trim(),
     caption: figureCaption(img),
+    inOutput: img.closest(".cell_output") !== null,
     where: describe(img.parentElement),
   })),
   hiddenInputs: all(".cell.tag_hide-input").map((cell) => {
@@ -440,12 +441,15 @@ def test_images_load_and_are_described(desktop: dict[str, PageReport], page: str
 
 
 def tagged_cells(page: str, tag: str) -> int:
-    """How many code cells of the chapter behind ``page`` carry ``tag`` (0 for other pages)."""
+    """How many code cells of the chapter behind ``page`` carry the tag ``tag``, or, for
+    ``mystnb``, that metadata (0 for pages that are no chapter)."""
     source = REPO / Path(page).with_suffix(".py")
     if not source.is_file():
         return 0
-    headers = re.findall(r"^# %% tags=\[(.*)\]", source.read_text(), flags=re.M)
-    return sum(f'"{tag}"' in header for header in headers)
+    headers = re.findall(r"^# %%(?! \[markdown\])(.*)$", source.read_text(), flags=re.M)
+    if tag == "mystnb":
+        return sum(" mystnb=" in header for header in headers)
+    return sum(re.search(rf'tags=\[[^\]]*"{tag}"', header) is not None for header in headers)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -463,6 +467,21 @@ def test_plumbing_stays_off_the_page(desktop: dict[str, PageReport], page: str) 
     shown = [cell["where"] for cell in hidden if cell["shown"]]
     assert not shown, f"{page}: hide-input cells whose code is shown unopened: {shown}"
     assert not dom["removedInputs"], f"{page}: remove-input cells whose code is on the page"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_figure_a_chapter_draws_has_a_caption_and_alt_text(
+    desktop: dict[str, PageReport], page: str
+) -> None:
+    """A figure says what to look at (its caption, from the cell's ``mystnb.figure``
+    metadata) and what it shows to a reader who cannot see it (``mystnb.image.alt``)."""
+    drawn = [image for image in desktop[page].dom["images"] if image["inOutput"]]
+    captioned = tagged_cells(page, "mystnb")
+    assert len(drawn) >= captioned, (
+        f"{page}: {captioned} figure cells are captioned, {len(drawn)} images drawn"
+    )
+    bare = [f"{i['src']} in {i['where']}" for i in drawn if not (i["caption"] and i["alt"])]
+    assert not bare, f"{page}: figures without a caption or alt text: {bare}"
 
 
 @pytest.mark.parametrize("page", PAGES)
