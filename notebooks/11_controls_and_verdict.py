@@ -165,7 +165,7 @@ ratio = {
 }
 print("mean backbone step relative to MAML's:", {k: round(float(v), 1) for k, v in ratio.items()})
 
-# %%
+# %% mystnb={"figure": {"caption": "The effective inner step ||alpha grad|| / ||w|| of each layer for every configuration of record (log scale). Compare the deep convs across methods."}, "image": {"alt": "Grouped bar chart on a log scale of the relative inner step per layer for six configurations."}}
 fig, ax = plt.subplots(figsize=(8, 3.5))
 width = 0.8 / len(CONTROLS)
 for i, name in enumerate(CONTROLS):
@@ -283,17 +283,18 @@ for name in COMPARISON:
 # significant at 5% (equivalently, the 90% interval lies inside $\pm 1$ point), the two are
 # **equivalent within one point**. Each comparison then gets one of three verdicts:
 # *different* (the 95% interval excludes zero), *equivalent within one point*, or
-# *inconclusive* (neither; more seeds would be needed). Never "equal".
+# *not distinguishable here* (neither; more seeds would be needed), printed with the 95%
+# interval, which says how large a difference the records still allow. Never "equal".
 
 
 # %% tags=["check-output"]
 comparisons = {pair: compare(records, *pair) for pair in PAIRS}
 print_verdicts(comparisons)
 
-# %%
+# %% mystnb={"figure": {"caption": "Each paired comparison over the seeds of record: the difference in test accuracy with its 95% interval over seeds, red where the interval excludes zero, blue where the equivalence test puts it within the shaded +-1 point, grey where neither test decides."}, "image": {"alt": "Forest plot of accuracy differences with horizontal error bars, coloured by verdict, around a shaded band from -1 to 1 point."}}
 verdict_plot(
     comparisons,
-    "Red: different; blue: equivalent within the shaded margin; gray: inconclusive",
+    "Red: different; blue: equivalent within the shaded margin; gray: not distinguishable",
 )
 
 # %% [markdown]
@@ -339,11 +340,9 @@ found.claim(
 )
 found.claim(
     "Freezing the context does not make CxGrad measurably worse, and the equivalence test "
-    "within one point is inconclusive: the interval over seeds bounds what the context "
-    "adds, without showing it to be zero.",
-    not better("cxgrad", "cxgrad-frozen")
-    and frozen.equivalence_verdict() == "inconclusive"
-    and len(frozen.seeds) >= 10,
+    "within one point does not decide either: the interval over seeds bounds what the "
+    "context adds, without showing it to be zero.",
+    not better("cxgrad", "cxgrad-frozen") and frozen.undecided and len(frozen.seeds) >= 10,
     numbers={**points(("cxgrad", "cxgrad-frozen")), "TOST p": frozen.equivalence_p},
 )
 found.claim(
@@ -367,7 +366,7 @@ found.claim(
 found.claim(
     "Among CxGrad, its frozen twin, IGS and LSLR no method is measurably better than "
     "another, and none is shown equivalent within one point to another.",
-    all(compare(records, a, b).equivalence_verdict() == "inconclusive" for a, b in STEP_SIZE_PAIRS),
+    all(compare(records, a, b).undecided for a, b in STEP_SIZE_PAIRS),
     numbers={
         **points(*STEP_SIZE_PAIRS),
         **{f"TOST p ({a} - {b})": compare(records, a, b).equivalence_p for a, b in STEP_SIZE_PAIRS},

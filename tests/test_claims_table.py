@@ -14,29 +14,38 @@ sys.path.insert(0, str(REPO / "scripts"))
 import claims_table  # noqa: E402
 
 RESULTS = json.loads(claims_table.SAVED.read_text())
-CLAIMS = claims_table.load_claims(RESULTS)
 REMAKE = "remake it: .venv/bin/python scripts/claims_table.py --write-book"
 
 
-def test_the_books_table_is_the_one_its_sources_make():
-    assert claims_table.shown_in_book() == claims_table.markdown(CLAIMS), REMAKE
+@pytest.fixture(scope="module")
+def claims() -> list:
+    """The claims with their findings; a reference that names no finding fails the tests
+    that read them (with the script's message), not the whole test session."""
+    try:
+        return claims_table.load_claims(RESULTS)
+    except SystemExit as error:
+        pytest.fail(str(error))
 
 
-def test_every_finding_a_claim_quotes_held_in_every_run():
+def test_the_books_table_is_the_one_its_sources_make(claims):
+    assert claims_table.shown_in_book() == claims_table.markdown(claims), REMAKE
+
+
+def test_every_finding_a_claim_quotes_held_in_every_run(claims):
     """A verdict rests on sentences that held in all runs of the robustness check."""
-    quoted = [f for claim in CLAIMS for f in claim.findings]
+    quoted = [f for claim in claims for f in claim.findings]
     weak = [f"{f.chapter}: {f.sentence}" for f in quoted if f.held[0] < f.held[1]]
     assert not weak, weak
 
 
-def test_a_reproduced_claim_rests_on_findings():
-    bare = [c.paper for c in CLAIMS if c.verdict.startswith("reproduced") and not c.findings]
+def test_a_reproduced_claim_rests_on_findings(claims):
+    bare = [c.paper for c in claims if c.verdict.startswith("reproduced") and not c.findings]
     assert not bare, bare
 
 
 @pytest.mark.parametrize("word", ["as much as", "recover", "equal", "the same as"])
-def test_no_verdict_writes_an_unresolved_comparison_as_equality(word):
-    assert not [c.verdict for c in CLAIMS if word in c.verdict.lower()]
+def test_no_verdict_writes_an_unresolved_comparison_as_equality(claims, word):
+    assert not [c.verdict for c in claims if word in c.verdict.lower()]
 
 
 def _claims_file(tmp_path: Path, findings: str, verdict: str = "reproduced") -> Path:

@@ -225,13 +225,15 @@ def test_equivalence_is_two_one_sided_t_tests_against_one_point():
         # A real difference smaller than the margin.
         ([0.004, 0.005, 0.004, 0.005, 0.004, 0.005], "different, but within +-1 point"),
         # Small mean, but seeds too spread to decide either way: never "equal".
-        ([0.05, -0.06, 0.04, -0.03], "inconclusive"),
+        ([0.05, -0.06, 0.04, -0.03], "not distinguishable here (95% CI -8.52 to +8.52 points)"),
         # Two seeds only: the interval is wide.
-        ([0.002, -0.003], "inconclusive"),
+        ([0.002, -0.003], "not distinguishable here (95% CI -3.23 to +3.13 points)"),
     ],
 )
 def test_equivalence_verdicts(per_seed, verdict):
-    assert _comparison(per_seed).equivalence_verdict() == verdict
+    comparison = _comparison(per_seed)
+    assert comparison.equivalence_verdict() == verdict
+    assert comparison.undecided == verdict.startswith("not distinguishable")
 
 
 def test_the_table_prints_both_tests():

@@ -117,12 +117,12 @@ def print_verdicts(comparisons: Mapping[Any, Comparison]) -> None:
         )
 
 
-VERDICT_COLORS = {"different": "tab:red", "equivalent": "tab:blue", "inconclusive": "gray"}
-
-
 def verdict_color(comparison: Comparison) -> str:
-    """Red for a difference, blue for equivalence within the margin, gray for neither."""
-    return VERDICT_COLORS[comparison.equivalence_verdict().split()[0].rstrip(",")]
+    """Red for a difference, blue for equivalence within the margin, gray where neither test
+    decides."""
+    if comparison.resolved:
+        return "tab:red"
+    return "tab:blue" if comparison.equivalent else "gray"
 
 
 def verdict_plot(comparisons: Mapping[tuple[str, str], Comparison], title: str) -> None:

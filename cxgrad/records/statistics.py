@@ -67,10 +67,18 @@ class Comparison:
     def equivalent(self) -> bool:
         return self.equivalence_p < EQUIVALENCE_ALPHA
 
+    @property
+    def undecided(self) -> bool:
+        """Neither test decides: the difference is not resolved and not shown to lie within
+        the margin. More seeds are needed; it never means "equal"."""
+        return not self.resolved and not self.equivalent
+
     def equivalence_verdict(self) -> str:
-        """ "different" (the 95% interval excludes 0), "equivalent within +-1 point" (TOST),
-        both (a real difference smaller than the margin), or "inconclusive": neither test
-        decides, and more seeds are needed; never "equal"."""
+        """The comparison in the words the book and the tables use: "different" (the 95%
+        interval over seeds excludes 0), "equivalent within +-1 point" (TOST), both (a real
+        difference smaller than the margin), or, where neither test decides, "not
+        distinguishable here" with the interval that says how large a difference the
+        records still allow. Never "equal"."""
         margin = f"+-{100 * EQUIVALENCE_MARGIN:g} point"
         if self.resolved and self.equivalent:
             return f"different, but within {margin}"
@@ -78,7 +86,9 @@ class Comparison:
             return "different"
         if self.equivalent:
             return f"equivalent within {margin}"
-        return "inconclusive"
+        low = 100 * (self.difference - self.ci95_seeds)
+        high = 100 * (self.difference + self.ci95_seeds)
+        return f"not distinguishable here (95% CI {low:+.2f} to {high:+.2f} points)"
 
     def __str__(self) -> str:
         return (

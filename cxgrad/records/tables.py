@@ -58,7 +58,7 @@ def markdown_comparisons(
 
 def planned_size_note(records: dict[str, dict[int, dict[str, Any]]]) -> str:
     """How far the deciding configurations are from the planned size of record: their
-    verdicts are read at ``PLANNED_SEEDS`` seeds, and an "inconclusive" before that is
+    verdicts are read at ``PLANNED_SEEDS`` seeds, and a "not distinguishable" before that is
     provisional."""
     have = {name: len(records.get(name, {})) for name in DECIDING_CONFIGURATIONS}
     fewest = min(have.values())
