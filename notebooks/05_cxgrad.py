@@ -530,7 +530,7 @@ best = {
 }
 model = build_learner(config)
 # context_dependence adapts to each test task as evaluation does and records every step's
-# gamma (chapter 10 uses it too)
+# gamma (chapters 10 and 12 use it too)
 dependence = context_dependence(model, best["cxgrad"]["params"], tasks["test"], GAMMA_TASKS)
 traced = dependence.gammas  # [task, step, layer]
 layers = [n.split(".")[0] for n in CONVS]
@@ -744,7 +744,8 @@ found.report()
 #   varies across tasks: in effect a per-layer constant learned by meta-training (see
 #   "What we found").
 # - The trained CxGrad turns conv2 to conv4 much faster per step than MAML; whether the
-#   context or the larger steps earn its accuracy (chapter 6) is chapter 10's question.
+#   context or the larger steps earn its accuracy (chapter 6) is the question of chapters
+#   10 and 11.
 #
 # ## Exercises
 #

@@ -409,11 +409,17 @@ for method in ["maml", "anil", "boil"]:
 #
 # The runs above are one seed of a couple of hundred iterations: a gap between two methods
 # here mixes what the methods do with the luck of one initialization and one order of
-# training tasks. The repository's **results of record** (chapter 10) trained MAML and
-# CxGrad, and the controls that take CxGrad apart, in this chapter's configuration for 500
-# iterations with ten seeds each, and tested every run on the same 600 test tasks. They
-# were made with `cxgrad sweep run` on a 2-core CPU; the cell prints the commit that
-# trained the first of them.
+# training tasks. The repository's **results of record** trained MAML and CxGrad, and the
+# controls that take CxGrad apart, in this chapter's configuration for 500 iterations with
+# ten seeds each, and tested every run on the same 600 test tasks. They were made with
+# `cxgrad sweep run` on a 2-core CPU; the cell prints the commit that trained the first of
+# them.
+#
+# They also hold the two baselines a referee would ask for, because the paper's MAML uses
+# the small step $lpha = 0.01$ that, at this size, barely moves a random network: MAML
+# with a ten times larger fixed step ($\alpha = 0.1$) and MAML with learned per-layer step
+# sizes (MAML++'s LSLR, {cite}`antoniou2019maml`). Read, not trained here, they show how
+# much of CxGrad's lead over the paper's MAML a better step size alone would take.
 
 # %% tags=["check-output"]
 from pathlib import Path
@@ -428,25 +434,27 @@ print(
     f"{record_rows['cxgrad']['seeds']} seeds, {example['test']['tasks']} test tasks, "
     f"trained at commit {example['commit'][:10]} ({example['hardware']['cpu']})"
 )
-for name in ("maml", "cxgrad"):
+RECORD_LABELS = {**LABELS, "maml-alpha0.1": "MAML, alpha = 0.1", "maml-lslr": "MAML + LSLR"}
+for name in ("maml", "maml-alpha0.1", "maml-lslr", "cxgrad"):
     row = record_rows[name]
     seeds = ", ".join(f"{100 * a:.2f}" for a in row["per_seed"])
     print(
-        f"{LABELS[name]:7s} {100 * row['accuracy']:.2f}% +-{100 * row['ci95_seeds']:.2f} "
+        f"{RECORD_LABELS[name]:17s} {100 * row['accuracy']:.2f}% +-{100 * row['ci95_seeds']:.2f} "
         f"(95% CI over seeds; per seed {seeds})"
     )
-record_gap = compare(records, "cxgrad", "maml")
-print(record_gap)
-# The sentence below rests on these committed records (they do not change with this
-# chapter's parameters): CxGrad's lead is resolved over seeds and varies by seed.
-assert record_gap.resolved and record_gap.difference > 0
-assert max(record_gap.per_seed) - min(record_gap.per_seed) > 0.02
+baselines = {
+    name: compare(records, "cxgrad", name) for name in ("maml", "maml-alpha0.1", "maml-lslr")
+}
+for comparison in baselines.values():
+    print(f"{comparison}: {comparison.equivalence_verdict()}")
+record_gap = baselines["maml"]
 
 # %% [markdown]
-# The gap between CxGrad and MAML survives a longer run and other seeds; its size varies
+# Read the comparisons by their intervals over seeds: the gap to the paper's MAML varies
 # from seed to seed by several points, which is why the interval over seeds, not the one
-# over tasks, decides. Whether the gap comes from CxGrad's *context* is another question,
-# which chapter 10 answers with controls.
+# over tasks, decides. Against the better-tuned baselines the picture changes; the
+# findings below say how. Whether CxGrad's lead comes from its *context* or from its
+# larger steps is chapter 11's question.
 
 # %% [markdown]
 # ## The paper's Table 1 (not our runs)
@@ -560,6 +568,29 @@ found.claim(
     },
 )
 found.claim(
+    "Against the stronger baselines of record, CxGrad is more accurate than MAML with a fixed "
+    "alpha = 0.1, but it cannot be told apart from MAML with learned per-layer step sizes "
+    "(LSLR).",
+    baselines["maml-alpha0.1"].resolved
+    and baselines["maml-alpha0.1"].difference > 0
+    and baselines["maml-lslr"].undecided,
+    numbers={
+        "CxGrad - MAML alpha 0.1 (points)": 100 * baselines["maml-alpha0.1"].difference,
+        "+- (alpha 0.1)": 100 * baselines["maml-alpha0.1"].ci95_seeds,
+        "CxGrad - MAML + LSLR (points)": 100 * baselines["maml-lslr"].difference,
+        "+- (LSLR)": 100 * baselines["maml-lslr"].ci95_seeds,
+    },
+)
+found.claim(
+    "Over the ten seeds of record, CxGrad's lead over MAML with alpha = 0.01 varies from seed "
+    "to seed by more than two points.",
+    max(record_gap.per_seed) - min(record_gap.per_seed) > 0.02,
+    numbers={
+        "largest minus smallest per-seed lead (points)": 100
+        * (max(record_gap.per_seed) - min(record_gap.per_seed))
+    },
+)
+found.claim(
     "ANIL stays within 15 points of chance, because five steps of alpha = 0.01 on the head "
     "alone barely move it.",
     results["anil"].accuracy < 0.35,
@@ -584,7 +615,7 @@ found.report()
 #   short run is one draw (see "What we found"). ANIL, with the paper's small inner
 #   learning rate on the head alone, stays close to chance.
 # - CxGrad's inner steps in the backbone are much larger than MAML's, so this comparison
-#   cannot separate the context from the step size: chapter 10 does.
+#   cannot separate the context from the step size: chapter 11 does.
 #
 # ## Exercises
 #

@@ -380,7 +380,7 @@ print(f"(Fashion-MNIST, first {BASELINE_TASKS} test tasks, paired 95% intervals)
 # ## Beside the results of record
 #
 # One seed cannot tell whether a difference of a point or two out of domain is real. The
-# repository's results of record (chapter 10) include MAML and CxGrad trained in this
+# repository's results of record (chapter 11) include MAML and CxGrad trained in this
 # configuration for 500 iterations with ten seeds each, and tested on 600 Omniglot and
 # 600 Fashion-MNIST test tasks (`cxgrad sweep run --configs maml cxgrad --seeds 0 1 2 3 4
 # 5 6 7 8 9 --cross-domain fashionmnist`, on a 2-core CPU). Below: each domain's accuracy,

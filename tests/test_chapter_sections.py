@@ -48,3 +48,15 @@ def test_summary_closes_the_chapter(chapter):
     assert re.findall(r"^## .*$", after, flags=re.M) == ["## Summary", "## Exercises"]
     if "## What we found" in text:
         assert text.index("## What we found") < text.index("## Summary")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_lines_fit_the_page(chapter):
+    """Prose and code stay within 100 characters (ruff leaves the chapters' long lines to
+    this test: a cell header carries its figure's caption and alt text and cannot wrap)."""
+    long = [
+        number
+        for number, line in enumerate(chapter.read_text().splitlines(), 1)
+        if len(line) > 100 and not line.startswith("# %%")
+    ]
+    assert not long, f"{chapter.name}: lines over 100 characters: {long}"
