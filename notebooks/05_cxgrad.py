@@ -709,8 +709,8 @@ found.claim(
     },
 )
 found.claim(
-    "What they change is the step size: per inner step, CxGrad turns the direction of "
-    "conv2, conv3 and conv4 more than ten times as fast as MAML does.",
+    "What CxGrad's per-layer factors change is the step size: per inner step, CxGrad turns "
+    "the direction of conv2, conv3 and conv4 more than ten times as fast as MAML does.",
     np.all(step_ratio[1:] > 10),
     numbers={f"conv{i + 2} CxGrad / MAML": r for i, r in enumerate(step_ratio[1:])},
 )

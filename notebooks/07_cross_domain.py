@@ -566,8 +566,8 @@ found.claim(
     },
 )
 found.claim(
-    "Over the same seeds it loses more accuracy than MAML when it leaves its domain, and "
-    "the interval of that extra drop excludes zero too: its lead over MAML shrinks.",
+    "Over the same seeds CxGrad loses more accuracy than MAML when it leaves its domain, and "
+    "the interval of that extra drop excludes zero too: CxGrad's lead over MAML shrinks.",
     extra_mean - half_width > 0,
     numbers={
         "extra drop (points)": 100 * extra_mean,
