@@ -457,7 +457,7 @@ plt.show()
 # gradient with respect to the rescaled weight, the one the update uses.
 
 # %% mystnb={"figure": {"caption": "The inner-loop gradient norm of each layer at every checkpoint the runs kept, MAML and CxGrad: the paper's Figure 2. For CxGrad it is the gradient of the rescaled weight, the one its update uses."}, "image": {"alt": "Two panels of gradient norms per layer against meta-training iteration, one for MAML and one for CxGrad."}}
-from cxgrad.analysis import inner_gradient_norms
+from cxgrad.analysis import direction_step_size, inner_gradient_norms
 from cxgrad.analysis.context import context_dependence
 from cxgrad.runs import build_learner, load_checkpoint
 
@@ -576,8 +576,8 @@ axes[1].set_ylabel("gamma at step 1 minus its mean over tasks")
 axes[1].set_title("how gamma varies across test tasks", pad=16)
 
 alpha = config.inner_lr
-maml_lr = [alpha / float(best["maml"]["params"][n].norm()) ** 2 for n in CONVS]
-cxgrad_lr = (alpha / traced**2).mean((0, 1))
+maml_lr = [direction_step_size(alpha, float(best["maml"]["params"][n].norm())) for n in CONVS]
+cxgrad_lr = direction_step_size(alpha, traced).mean((0, 1))
 axes[2].bar(positions - 0.2, maml_lr, 0.4, label="MAML: alpha / ||w||^2")
 axes[2].bar(positions + 0.2, cxgrad_lr, 0.4, label="CxGrad: alpha / gamma^2")
 axes[2].set_yscale("log")

@@ -188,9 +188,12 @@ plt.show()
 # in one inner step, relative to the weight. The cell below states what it shows and checks
 # it against this run's numbers. Large steps in the deep layers are what CxGrad, its frozen
 # twin, IGS and LSLR share, although IGS learns no step size at all and only CxGrad has a
-# context. {doc}`Chapter 8 <08_representation_change>` measured the same ratio at the
-# initialization; after meta-training it is smaller but, as here, still large. The next
-# section asks whether the context adds anything on top.
+# context. Chapters 5 and 8 compared another measure of the same lever: how fast one step
+# *can* turn a conv layer's direction, $\alpha / \|w\|^2$, which IGS sets through $\gamma$
+# (`cxgrad.analysis.direction_step_size`). The figure measures the steps actually taken,
+# $\|\alpha\nabla\|/\|w\|$, which also depend on how large the gradients are, so the two
+# ratios to MAML differ in size; both say that CxGrad's backbone steps are many times
+# MAML's. The next section asks whether the context adds anything on top.
 
 # %% tags=["hide-input"]
 rates = {

@@ -149,3 +149,27 @@ def test_tsne_is_seeded():
     x = features(40, 8)
     a, b = tsne(x, seed=3), tsne(x, seed=3)
     assert a.shape == (40, 2) and np.allclose(a, b)
+
+
+def test_direction_step_size_is_what_a_gradient_step_does_to_the_direction():
+    """alpha / ||w||^2: a small step on w, along the gradient of a loss of the direction
+    only, moves the direction by alpha / ||w||^2 times that loss's gradient with respect to
+    the direction (float64, first order in alpha)."""
+    from cxgrad.analysis import direction_step_size
+
+    generator = torch.Generator().manual_seed(0)
+    w = 3.0 * torch.randn(20, dtype=torch.float64, generator=generator)
+    target = torch.randn(20, dtype=torch.float64, generator=generator)
+
+    def loss_of_direction(u: torch.Tensor) -> torch.Tensor:
+        return ((u - target) ** 2).sum()
+
+    w_leaf = w.clone().requires_grad_()
+    (grad_w,) = torch.autograd.grad(loss_of_direction(w_leaf / w_leaf.norm()), w_leaf)
+    alpha = 1e-6
+    moved = (w - alpha * grad_w) / (w - alpha * grad_w).norm() - w / w.norm()
+    u = (w / w.norm()).requires_grad_()
+    (grad_u,) = torch.autograd.grad(loss_of_direction(u), u)
+    tangent = grad_u - (grad_u @ u.detach()) * u.detach()  # the part that turns u
+    expected = -direction_step_size(alpha, float(w.norm())) * tangent
+    torch.testing.assert_close(moved, expected, rtol=1e-5, atol=1e-14)

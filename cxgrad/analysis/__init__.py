@@ -7,13 +7,14 @@ the task (chapter 10).
 
 from cxgrad.analysis.cka import adaptation_cka, linear_cka
 from cxgrad.analysis.embedding import adapted_features, tsne
-from cxgrad.analysis.gradients import inner_gradient_norms, layer_groups
+from cxgrad.analysis.gradients import direction_step_size, inner_gradient_norms, layer_groups
 from cxgrad.analysis.landscape import LEARNING_RATE_MULTIPLIERS, landscape_measures
 
 __all__ = [
     "LEARNING_RATE_MULTIPLIERS",
     "adaptation_cka",
     "adapted_features",
+    "direction_step_size",
     "inner_gradient_norms",
     "landscape_measures",
     "layer_groups",

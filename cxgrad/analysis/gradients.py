@@ -1,8 +1,10 @@
-"""Per-layer inner-loop gradient norms (the paper's Figure 2)."""
+"""Per-layer inner-loop gradient norms (the paper's Figure 2), and how fast a step turns a
+conv layer's direction."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from cxgrad.device import params_device
 from cxgrad.meta.learner import InnerTrace, MetaLearner, Params
@@ -57,3 +59,19 @@ def inner_gradient_norms(learner: MetaLearner, params: Params, batch) -> dict[st
                 totals[layer] += math.sqrt(sum(step[n] ** 2 for n in names))
             count += 1
     return {layer: total / max(count, 1) for layer, total in totals.items()}
+
+
+def direction_step_size(alpha: float, norm: Any) -> Any:
+    """How far one inner step of size ``alpha`` turns a conv weight's direction ``w / ||w||``
+    under BatchNorm, per unit of the direction's gradient: ``alpha / ||w||^2`` (Eq. 5 with
+    chapter 4: the loss sees only the direction, whose gradient the weight's gradient
+    carries divided by ``||w||``, and a step of the weight moves the direction by its length
+    over ``||w||``).
+
+    MAML's ``||w||`` is its weight's own norm; IGS sets it to gamma, so CxGrad's is
+    ``alpha / gamma^2``. The ratio of two methods' values, ``(||w|| / gamma)^2``, is how much
+    faster one turns a layer than the other: the definition chapters 5 and 8 quote. (Chapter
+    11's ``effective_inner_steps`` measures the steps actually taken, ``||alpha grad|| /
+    ||w||``, which also depend on the size of the gradients.) ``norm`` may be a number or an
+    array of norms."""
+    return alpha / norm**2
