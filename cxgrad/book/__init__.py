@@ -1,4 +1,4 @@
-"""The book's helpers: the chapters' model cache, their checked findings and the schematics.
+"""The book's helpers: the chapters' model cache, their checked findings, the schematics, verdicts.
 
 Nothing in the library imports this package; it may import any part of the library.
 """
