@@ -566,10 +566,10 @@ found.claim(
 before_gap = abs(sil["cxgrad"][:, 0].mean() - sil["maml"][:, 0].mean())
 found.claim(
     "Adaptation sharpens the class structure of the last block in all three methods, and "
-    "CxGrad's silhouette gain is more than twice MAML's and BOIL's, the direction of the "
-    "paper's Figure 4.",
+    "CxGrad's silhouette gain is more than one and a half times MAML's and BOIL's, the "
+    "direction of the paper's Figure 4.",
     all(mean - half > 0 for mean, half in sil_gain.values())
-    and all(sil_gain["cxgrad"][0] > 2 * sil_gain[m][0] for m in ("maml", "boil")),
+    and all(sil_gain["cxgrad"][0] > 1.5 * sil_gain[m][0] for m in ("maml", "boil")),
     numbers={f"gain {m}": sil_gain[m][0] for m in METHODS}
     | {f"+- {m}": sil_gain[m][1] for m in METHODS},
 )

@@ -293,7 +293,7 @@ seed_distances = np.array([r.distance_from_zero_context().max() for r in every_s
 # the task-to-task differences are small ({doc}`chapter 11 <11_controls_and_verdict>`
 # measures how much larger than MAML's the steps themselves are).
 
-# %%
+# %% mystnb={"figure": {"caption": "The factors gamma of the CxGrad of record on each test task, relative to g_phi(0), the value every task would get with a context that never moves: one dot per task. Read the scale of the y axis."}, "image": {"alt": "Dot plot per conv layer of the relative deviations of gamma across test tasks, tightly clustered around zero."}}
 fig, ax = plt.subplots(figsize=(7, 3.2))
 task_gammas = dependence.task_gammas()
 for layer in range(len(dependence.layers)):
