@@ -416,7 +416,7 @@ for method in ["maml", "anil", "boil"]:
 # them.
 #
 # They also hold the two baselines a referee would ask for, because the paper's MAML uses
-# the small step $lpha = 0.01$ that, at this size, barely moves a random network: MAML
+# the small step $\alpha = 0.01$ that, at this size, barely moves a random network: MAML
 # with a ten times larger fixed step ($\alpha = 0.1$) and MAML with learned per-layer step
 # sizes (MAML++'s LSLR, {cite}`antoniou2019maml`). Read, not trained here, they show how
 # much of CxGrad's lead over the paper's MAML a better step size alone would take.
